@@ -1,0 +1,1 @@
+"""CarboniX core: chain control, deployments, Merkle trees, registry import and the carbonix CLI."""

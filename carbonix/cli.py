@@ -1,0 +1,27 @@
+"""The ``carbonix`` command line: one sub-command group per area of the product."""
+
+from __future__ import annotations
+
+import typer
+
+from carbonix.commands import chain, credits, datalog, demo, deploy, participants, projects
+from carbonix.commands import registry, tgo
+
+app = typer.Typer(
+    name="carbonix",
+    help="CarboniX carbon-credit exchange: chains, contracts, registry, credits and data log.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(chain.app, name="chain")
+app.command("deploy")(deploy.deploy)
+app.add_typer(tgo.app, name="tgo")
+app.add_typer(participants.app, name="participants")
+app.add_typer(projects.app, name="projects")
+app.add_typer(credits.app, name="credits")
+app.add_typer(registry.app, name="registry")
+app.add_typer(datalog.app, name="datalog")
+app.command("demo")(demo.demo)
+
+if __name__ == "__main__":
+    app()

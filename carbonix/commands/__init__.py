@@ -1,0 +1,1 @@
+"""Sub-commands of the carbonix CLI, one module per area."""

@@ -1,0 +1,5 @@
+"""carbonix datalog: (in progress)."""
+
+import typer
+
+app = typer.Typer(no_args_is_help=True)

@@ -1,0 +1,5 @@
+"""carbonix demo."""
+
+
+def demo() -> None:
+    """Run the narrated demo (in progress)."""

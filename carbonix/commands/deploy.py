@@ -1,0 +1,5 @@
+"""carbonix deploy."""
+
+
+def deploy() -> None:
+    """Deploy the contracts (in progress)."""
