@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+/// @title IEmissionDataLog
+/// @notice The on-chain record of measured emissions and removals (rule R10).
+/// @dev The oracle commits one batch per participant (or project) and period: the Merkle root of
+/// the graded sensor readings, their count, total kg CO2e and a quality summary. Readings stay off
+/// chain; any one of them can be proven against its batch root with `verifyReading`. Totals per
+/// participant, flow and TGO quarter accumulate on-chain for quarterly cap-and-trade settlement.
+/// A batch id can be committed once. A batch must lie within one quarter (Thai time).
+interface IEmissionDataLog {
+    enum Flow {
+        Emission,
+        Removal
+    }
+
+    /// @dev `gradeCounts` packs the number of readings graded A..F as six uint32, A in the lowest
+    /// 32 bits; zero means no histogram was given. `qualityScore` is the batch's 0-100 score.
+    struct EmissionBatch {
+        bytes32 batchId;
+        address participant;
+        bytes32 projectKey;
+        uint40 periodStart;
+        uint40 periodEnd;
+        uint32 readingCount;
+        bytes32 readingsRoot;
+        uint64 kgCO2e;
+        uint8 qualityScore;
+        uint192 gradeCounts;
+        Flow flow;
+    }
+
+    /// @notice This batch id was already committed (replay).
+    error DataLogBatchAlreadyCommitted(bytes32 batchId);
+    /// @notice The readings root must not be zero.
+    error DataLogEmptyRoot();
+    /// @notice A batch must cover at least one reading.
+    error DataLogEmptyBatch();
+    /// @notice The period ends before it starts.
+    error DataLogInvalidPeriod(uint40 periodStart, uint40 periodEnd);
+    /// @notice The period ends in the future.
+    error DataLogPeriodInFuture(uint40 periodEnd);
+    /// @notice A batch must lie within one TGO quarter.
+    error DataLogPeriodSpansQuarters(uint40 periodStart, uint40 periodEnd);
+    /// @notice The quality score is a percentage (0-100).
+    error DataLogInvalidScore(uint8 qualityScore);
+    /// @notice The grade histogram does not add up to the reading count.
+    error DataLogGradeCountMismatch(uint256 histogramTotal, uint32 readingCount);
+    /// @notice The participant is not registered.
+    error DataLogUnknownParticipant(address participant);
+
+    /// @notice An emission (or removal) batch was committed.
+    event EmissionBatchCommitted(
+        bytes32 indexed batchId,
+        address indexed participant,
+        bytes32 indexed projectKey,
+        Flow flow,
+        uint16 year,
+        uint8 quarter,
+        uint40 periodStart,
+        uint40 periodEnd,
+        uint32 readingCount,
+        bytes32 readingsRoot,
+        uint64 kgCO2e,
+        uint8 qualityScore,
+        uint192 gradeCounts
+    );
+    /// @notice Location of a single record logged with `logEmission` (degrees times 1e6).
+    event EmissionRecordLocated(bytes32 indexed batchId, int32 latitudeE6, int32 longitudeE6);
+
+    /// @notice Commits one batch of graded readings (reporter role).
+    function commitBatch(EmissionBatch calldata batch) external;
+
+    /// @notice Logs one measurement, like the paper's logEmission (reporter role).
+    /// @dev Stored as a one-reading batch whose id and root are the record's leaf hash
+    /// keccak256(keccak256(abi.encode(participant, projectKey, latitudeE6, longitudeE6, kgCO2e,
+    /// qualityScore, timestamp))), so logging the same record twice reverts.
+    function logEmission(
+        address participant,
+        bytes32 projectKey,
+        int32 latitudeE6,
+        int32 longitudeE6,
+        uint64 kgCO2e,
+        uint8 qualityScore,
+        uint40 timestamp
+    ) external returns (bytes32 batchId);
+
+    /// @notice The readings root committed under `batchId` (zero if none).
+    function readingsRoot(bytes32 batchId) external view returns (bytes32);
+
+    /// @notice Whether `leaf` (a double-hashed reading) is in the batch, by its Merkle proof.
+    function verifyReading(bytes32 batchId, bytes32 leaf, bytes32[] calldata proof)
+        external
+        view
+        returns (bool);
+
+    /// @notice Verified kg CO2e of `flow` for a participant in a quarter (1-4) of a year.
+    function totalOf(address participant, Flow flow, uint16 year, uint8 quarter)
+        external
+        view
+        returns (uint64 kgCO2e);
+
+    /// @notice The TGO quarter (Thai time) of a timestamp.
+    function quarterOf(uint40 timestamp) external pure returns (uint16 year, uint8 quarter);
+}
