@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import typer
 
-from carbonix.commands import chain, credits, datalog, demo, deploy, participants, projects
-from carbonix.commands import registry, tgo
+from carbonix.commands import (
+    chain,
+    credits,
+    datalog,
+    demo,
+    deploy,
+    participants,
+    projects,
+    registry,
+    tgo,
+)
 
 app = typer.Typer(
     name="carbonix",

@@ -26,5 +26,14 @@ class ContractRevertError(CarbonixError, RuntimeError):
         self.name = name
         self.error_args = args
         self.raw = raw
-        shown = f"{name}({', '.join(str(a) for a in args)})" if name else raw
+        shown = f"{name}({', '.join(_show(a) for a in args)})" if name else raw
         super().__init__(f"reverted: {shown}")
+
+
+def _show(value: object) -> str:
+    """Revert arguments as a person reads them: bytes and token-id-sized numbers in hex."""
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    if isinstance(value, int) and value >= 2**64:
+        return hex(value)
+    return str(value)

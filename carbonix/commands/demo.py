@@ -1,5 +1,18 @@
-"""carbonix demo."""
+"""carbonix demo: the narrated scenario (make demo) and its self-check (make demo-check)."""
+
+from __future__ import annotations
+
+import typer
+
+from carbonix.commands._common import handle_errors
 
 
-def demo() -> None:
-    """Run the narrated demo (in progress)."""
+@handle_errors
+def demo(
+    check: bool = typer.Option(False, "--check", help="Assert every outcome; exit 1 on a difference."),
+    stop: bool = typer.Option(False, "--stop", help="Stop the chains at the end."),
+) -> None:
+    """Run the whole scenario on fresh local chains and print where to look."""
+    from carbonix.demo import run_demo
+
+    run_demo(check=check, stop=stop)

@@ -1,0 +1,89 @@
+# CarboniX. `make setup` installs everything from the package registries (npm, PyPI) only:
+# no curl | sh, no compiler downloads. See /work/shared/TOOLCHAIN.md for why each piece is here.
+# Each step has a stamp or output file, so a second `make setup` does nothing and takes ~0.1 s.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+UV_VERSION := 0.9.30
+SOLC_VERSION := 0.8.28
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv/bin
+UV_STAMP := $(TOOLS)/.uv-$(UV_VERSION)
+NPM_STAMP := node_modules/.package-lock.json
+VENV_STAMP := .venv/.carbonix-synced
+SOLC_SHIM := $(TOOLS)/solcx/solc-v$(SOLC_VERSION)
+
+# ape-solidity (py-solc-x) finds the npm solc through the shim; ape keeps its data in .state.
+export SOLCX_BINARY_PATH := $(CURDIR)/$(TOOLS)/solcx
+export APE_DATA_FOLDER ?= $(CURDIR)/.state/ape
+# uv: the system Python only, never a downloaded one.
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: help setup compile up down deploy demo test bench lint demo-check clean
+
+help:
+	@echo "make setup       install npm packages (solc, anvil, forge, OpenZeppelin) and the Python env"
+	@echo "make compile     ape compile (npm solc through toolchain/solc-shim.js)"
+	@echo "make up | down   start / stop the local L1 and L2 (carbonix chain up|down)"
+	@echo "make deploy      deploy to the local chains (carbonix deploy)"
+	@echo "make test | lint | demo | bench | demo-check"
+
+setup: $(NPM_STAMP) $(VENV_STAMP) $(SOLC_SHIM)
+	@echo "setup: ok"
+
+# A missing lockfile is created once; afterwards `npm ci` installs exactly what it pins.
+package-lock.json:
+	npm install --package-lock-only --no-audit --no-fund
+
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(UV_STAMP):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	@touch $@
+
+$(VENV_STAMP): pyproject.toml uv.lock $(UV_STAMP)
+	$(UV) sync --locked
+	@touch $@
+
+$(SOLC_SHIM): toolchain/solc-shim.js $(NPM_STAMP)
+	@mkdir -p $(@D)
+	ln -sfn ../../toolchain/solc-shim.js $@
+	@$@ --version >/dev/null
+
+compile: setup
+	$(VENV)/ape compile
+
+up: setup
+	$(VENV)/carbonix chain up
+
+down:
+	$(VENV)/carbonix chain down
+
+deploy: setup
+	$(VENV)/carbonix deploy
+
+test: setup
+	$(VENV)/pytest
+
+lint: setup
+	$(VENV)/ruff check carbonix scripts tests
+	$(VENV)/ruff format --check carbonix scripts tests
+
+# Placeholders, filled in by the issues that add them.
+demo: setup
+	$(VENV)/carbonix demo
+
+bench: setup
+	@echo "bench: not written yet"; exit 1
+
+demo-check: setup
+	@echo "demo-check: not written yet"; exit 1
+
+clean:
+	rm -rf .build .state/forge .state/ape .pytest_cache .ruff_cache .mypy_cache

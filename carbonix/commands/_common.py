@@ -1,0 +1,55 @@
+"""Shared pieces of the CLI: console, error handling, progress and JSON output."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+
+from carbonix.exceptions import CarbonixError
+
+console = Console()
+err_console = Console(stderr=True)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """Turns every CarbonixError into one red line on stderr and exit code 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except CarbonixError as exc:
+            err_console.print(f"[bold red]error:[/] {exc}")
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+@contextmanager
+def progress(message: str, quiet: bool = False) -> Iterator[Callable[[str], None]]:
+    """A spinner for work that may take more than a second; yields an updater for its text."""
+    if quiet:
+        yield lambda _: None
+        return
+    with err_console.status(message) as status:
+        yield lambda text: status.update(f"{message}: {text}")
+
+
+def print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, default=str))
+
+
+def tx_line(label: str, receipt: Any) -> None:
+    console.print(
+        f"[green]✓[/] {label}  tx [cyan]{receipt['transactionHash'].to_0x_hex()}[/]"
+        f"  block {receipt['blockNumber']}  gas {receipt['gasUsed']:,}"
+    )

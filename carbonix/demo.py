@@ -1,0 +1,224 @@
+"""The narrated CarboniX scenario behind ``make demo`` and ``make demo-check``.
+
+It starts fresh local chains in the settings' state folder, deploys, and then drives the product
+through the same ``carbonix`` commands a user types, printing each command and its transactions:
+TGO publishes its certification lists, a cement exporter, a rice cooperative and a forest community
+register and prove their certification, the cooperative registers and certifies a T-VER project,
+TGO issues a batch (10 % to the buffer pool), credits move, the exporter retires some for CBAM with
+a certificate, and the oracle commits an emission batch and a single record. With ``check`` it
+also asserts every outcome against the chain and exits non-zero on any difference.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.console import Console
+
+from carbonix import chain
+from carbonix.config import PROJECT_ROOT, get_settings
+from carbonix.context import open_ledger
+from carbonix.deployments import local_account, manifest_path
+from carbonix.exceptions import CarbonixError
+
+console = Console(highlight=False)
+CARBONIX = Path(sys.executable).parent / "carbonix"
+
+PROJECT_ID = "TH-TVER-2025-0042"
+SERIAL_PREFIX = f"TVER-{PROJECT_ID}-2025"
+ISSUED, BUFFER_BPS = 5000, 1000
+ACTORS = {
+    "cement": (4, "TGO-ORG-0107", "corporation", "buyer", "industry", "Siam Cement Exports (CBAM exporter)"),
+    "coop": (5, "TGO-ORG-2231", "ngo", "seller", "agriculture", "Ban Nong Rice Cooperative"),
+    "forest": (6, "TGO-ORG-3310", "ngo", "seller", "forestry", "Doi Suthep Community Forest"),
+}
+OUTSIDER = 9  # a wallet TGO never certified
+
+
+class DemoFailure(CarbonixError):
+    """An outcome of the scenario differs from what it must be."""
+
+
+class Scenario:
+    def __init__(self, check: bool) -> None:
+        self.check = check
+        self.settings = get_settings()
+        self.work = self.settings.state_dir / "demo-files"
+        self.wallet = {name: local_account(a[0]).address for name, a in ACTORS.items()}
+
+    def say(self, text: str) -> None:
+        console.print(f"\n[bold yellow]▸ {text}[/]")
+
+    def run(self, *args: str, expect_error: str | None = None) -> str:
+        console.print(f"[dim]$ carbonix {' '.join(args)}[/]")
+        result = subprocess.run([str(CARBONIX), *args], capture_output=True, text=True, env=os.environ.copy())
+        out = (result.stdout + result.stderr).strip()
+        if expect_error:
+            if result.returncode == 0 or expect_error not in out:
+                raise DemoFailure(f"expected {expect_error} from `carbonix {' '.join(args)}`, got:\n{out}")
+            console.print(f"  [magenta]refused as it must be:[/] {out.splitlines()[-1]}")
+            return out
+        if result.returncode != 0:
+            raise DemoFailure(f"`carbonix {' '.join(args)}` failed:\n{out}")
+        if out:
+            console.print("  " + out.replace("\n", "\n  "))
+        return result.stdout
+
+    def expect(self, what: str, actual: object, wanted: object) -> None:
+        if actual != wanted:
+            raise DemoFailure(f"{what}: expected {wanted!r}, got {actual!r}")
+        if self.check:
+            console.print(f"  [green]check[/] {what} = {actual!r}")
+
+    def write_lists(self, now: int) -> tuple[Path, Path]:
+        self.work.mkdir(parents=True, exist_ok=True)
+        orgs, projects = self.work / "tgo-organisations.csv", self.work / "tgo-projects.csv"
+        with orgs.open("w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["org_id", "wallet", "certified_until"])
+            for name, (_, org_id, *_rest) in ACTORS.items():
+                w.writerow([org_id, self.wallet[name], now + 365 * 86400])
+        with projects.open("w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["project_id", "owner", "additional"])
+            w.writerow([PROJECT_ID, self.wallet["coop"], "true"])
+        return orgs, projects
+
+    def write_readings(self, end: int) -> Path:
+        """24 hourly kiln fuel-meter readings (diesel litres x 2.68 kg CO2e/L) ending at ``end``."""
+        path = self.work / "cement-kiln-readings.csv"
+        litres = [410, 395, 402, 388, 420, 415, 430, 441, 436, 428, 419, 407,
+                  399, 404, 412, 425, 433, 0, 0, 418, 409, 401, 397, 392]  # two hours of maintenance
+        grades = ["A"] * 17 + ["C", "C"] + ["A"] * 4 + ["B"]
+        with path.open("w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["sensor_id", "sequence", "timestamp", "kg_co2e", "grade"])
+            for i, (l, g) in enumerate(zip(litres, grades, strict=True)):
+                w.writerow(["kiln-fuel-meter-01", 1000 + i, end - (23 - i) * 3600, f"{l * 2.68:.2f}", g])
+        return path
+
+    def play(self) -> None:
+        s = self.settings
+        self.say(f"Fresh local chains in {s.state_dir}: L1 JibChain (8899) and L2 DustBoy (555888)")
+        if s.state_dir.exists():
+            chain.down(s)
+            shutil.rmtree(s.state_dir / "chains", ignore_errors=True)
+            shutil.rmtree(s.state_dir / "tgo", ignore_errors=True)
+        self.run("chain", "up")
+        self.say("Deploy CarbonRegistry, CarbonCredits and EmissionDataLog to L2 (ape script)")
+        self.run("deploy")
+        ledger = open_ledger()
+        now = int(ledger.w3.eth.get_block("latest")["timestamp"])
+        orgs, projects = self.write_lists(now)
+
+        self.say("TGO's certification list goes on-chain as a Merkle root (oracle role)")
+        self.run("tgo", "publish", "--orgs", str(orgs))
+        self.say("Three organisations register their wallets (R1, R2)")
+        for name, (index, org_id, kind, role, sector, label) in ACTORS.items():
+            console.print(f"  [bold]{label}[/]")
+            self.run("participants", "register", "--as", str(index), "--org-id", org_id, "--type", kind,
+                     "--role", role, "--sector", sector)
+        self.say("Each proves its TGO certification with its Merkle proof")
+        self.run("tgo", "proof", ACTORS["coop"][1])
+        for name, (index, *_rest) in ACTORS.items():
+            self.run("participants", "verify", "--as", str(index))
+            self.expect(f"{name} verified", ledger.participant(self.wallet[name])["verified"], True)
+
+        self.say("The cooperative registers its no-burn rice straw project; TGO certifies it (additional)")
+        self.run("projects", "register", "--as", "5", "--id", PROJECT_ID, "--standard", "t_ver", "--type",
+                 "agriculture", "--methodology", "T-VER-S-METH-13-04", "--lat", "17.1545", "--lon", "104.1348")
+        self.run("tgo", "publish", "--projects", str(projects))
+        self.expect("project certified", ledger.project(PROJECT_ID)["certified"], True)
+
+        self.say(f"TGO issues {ISSUED:,} t of vintage 2025, {BUFFER_BPS / 100:.0f} % withheld for the buffer pool")
+        issued = json.loads(self.run("credits", "issue", "--project", PROJECT_ID, "--vintage", "2025", "--type",
+                                     "reduction", "--serial-prefix", SERIAL_PREFIX, "--first", "1", "--last",
+                                     str(ISSUED), "--buffer-bps", str(BUFFER_BPS), "--json"))
+        batch = issued["batch_id"]
+        self.expect("minted to the cooperative", ledger.balance(self.wallet["coop"], int(batch, 16)), 4500)
+        self.say("The same serials can never be tokenized twice (CCP #8)")
+        self.run("credits", "issue", "--project", PROJECT_ID, "--vintage", "2025", "--serial-prefix", SERIAL_PREFIX,
+                 "--first", "4000", "--last", "6000", expect_error="CreditsSerialRangeOverlaps")
+
+        self.say("The cooperative sells 1,200 t to the cement exporter")
+        self.run("credits", "transfer", batch, "--to", self.wallet["cement"], "--tonnes", "1200", "--as", "5")
+        self.say("Credits cannot go to a wallet TGO has not certified")
+        self.run("credits", "transfer", batch, "--to", local_account(OUTSIDER).address, "--tonnes", "1", "--as", "4",
+                 expect_error="CreditsReceiverNotVerified")
+
+        self.say("The exporter retires 300 t for its CBAM declaration, then 200 t more (R6)")
+        first = json.loads(self.run("credits", "retire", batch, "--tonnes", "300", "--beneficiary",
+                                    "Siam Cement Exports, EU CBAM 2026 Q1", "--purpose", "cbam", "--claim-start",
+                                    "2026-01-01", "--claim-end", "2026-03-31", "--as", "4", "--json"))
+        second = json.loads(self.run("credits", "retire", batch, "--tonnes", "200", "--beneficiary",
+                                     "Siam Cement Exports", "--purpose", "voluntary_offset", "--claim-start",
+                                     "2025-01-01", "--claim-end", "2025-12-31", "--as", "4", "--json"))
+        self.expect("first certificate serials", (first["serial_first"], first["serial_last"]), (1, 300))
+        self.expect("second certificate serials", (second["serial_first"], second["serial_last"]), (301, 500))
+        self.say("Anyone can rebuild a certificate from its transaction alone")
+        cert = json.loads(self.run("credits", "certificate", first["tx_hash"]))
+        self.expect("rebuilt certificate", cert, first)
+        self.expect("exporter balance", ledger.balance(self.wallet["cement"], int(batch, 16)), 700)
+        self.expect("cooperative balance", ledger.balance(self.wallet["coop"], int(batch, 16)), 3300)
+        self.expect("batch retired", ledger.batch(int(batch, 16))["retired"], 500)
+        self.run("credits", "retire", batch, "--tonnes", "701", "--beneficiary", "x", "--claim-start", "2026-01-01",
+                 "--claim-end", "2026-03-31", "--as", "4", expect_error="ERC6909InsufficientBalance")
+
+        self.say("The oracle commits a day of the exporter's kiln fuel-meter readings to the data log (R10)")
+        end = self._batch_end(ledger, now)
+        readings = self.write_readings(end)
+        participant = self.wallet["cement"]
+        self.run("datalog", "commit", str(readings), "--participant", participant)
+        self.run("datalog", "commit", str(readings), "--participant", participant,
+                 expect_error="DataLogBatchAlreadyCommitted")
+        self.run("datalog", "log", "--participant", participant, "--kg", "1250", "--score", "92", "--at", str(end),
+                 "--lat", "14.5289", "--lon", "100.9101")
+        year, quarter = ledger.datalog.functions.quarterOf(end).call()
+        with readings.open() as f:
+            grams = sum(int(round(float(r["kg_co2e"]) * 1000)) for r in csv.DictReader(f))
+        self.expect(f"verified emissions {year} Q{quarter} (kg)", ledger.emission_total(participant, year, quarter),
+                    grams // 1000 + 1250)
+        self.run("datalog", "total", participant, "--year", str(year), "--quarter", str(quarter))
+
+    @staticmethod
+    def _batch_end(ledger, now: int) -> int:
+        """The latest hour such that a 24 h batch ending there stays inside one TGO quarter."""
+        end = now - 60
+        while True:
+            q_end = ledger.datalog.functions.quarterOf(end).call()
+            q_start = ledger.datalog.functions.quarterOf(end - 23 * 3600).call()
+            if q_end == q_start:
+                return end
+            end -= 3600
+
+    def where_to_look(self) -> None:
+        s = self.settings
+        console.print("\n[bold green]Done.[/] The chains keep running for you to explore:")
+        console.print(f"  L1 (JibChain, 8899)   {s.l1_url}\n  L2 (DustBoy, 555888)  {s.l2_url}")
+        console.print(f"  deployments manifest  {manifest_path(s.network, s)}")
+        console.print(f"  TGO trees and proofs  {s.state_dir / 'tgo'}")
+        console.print(f"  demo input files      {self.work}")
+        console.print("  try:  export CARBONIX_STATE_DIR=" + str(s.state_dir) +
+                      f" CARBONIX_L1_PORT={s.l1_port} CARBONIX_L2_PORT={s.l2_port}")
+        console.print(f"        .venv/bin/carbonix participants show {self.wallet['cement']}")
+        console.print("        .venv/bin/carbonix chain status   |   .venv/bin/carbonix chain down")
+
+
+def run_demo(check: bool = False, stop: bool = False) -> None:
+    started = datetime.now(UTC)
+    scenario = Scenario(check)
+    try:
+        scenario.play()
+    finally:
+        if stop:
+            chain.down(scenario.settings)
+    if not stop:
+        scenario.where_to_look()
+    console.print(f"[dim]scenario took {(datetime.now(UTC) - started).total_seconds():.0f} s; project {PROJECT_ROOT}[/]")

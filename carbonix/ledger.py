@@ -1,0 +1,418 @@
+"""High-level operations on the CarboniX contracts, shared by the CLI, demo, tests and benchmarks.
+
+A ``Ledger`` wraps one deployment (a Web3 connection and the deployed contracts) and speaks in the
+product's terms: participants, projects, batches of credits, retirements and emission batches.
+Every write returns the transaction receipt; every revert raises ``ContractRevertError`` carrying
+the contract's custom error name.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from eth_utils import keccak, to_checksum_address
+from web3 import Web3
+from web3.contract import Contract
+from web3.logs import DISCARD
+from web3.types import TxReceipt
+
+from carbonix import enums
+from carbonix.exceptions import CarbonixLookupError, CarbonixValueError
+from carbonix.txs import ErrorDecoder, TxSender
+
+MAX_UINT48 = 2**48 - 1
+
+
+def project_key(project_id: str) -> bytes:
+    """The key a project id is stored under on-chain: keccak256(bytes(projectId))."""
+    return keccak(text=project_id)
+
+
+def serial_namespace(serial_prefix: str) -> bytes:
+    """The serial namespace of a prefix: keccak256(bytes(prefix))."""
+    return keccak(text=serial_prefix)
+
+
+@dataclass(frozen=True)
+class IssueRequest:
+    """One batch to issue: a serial range of one project and vintage."""
+
+    project_id: str
+    vintage: int
+    credit_type: str
+    serial_prefix: str
+    serial_start: int
+    serial_end: int
+    buffer_bps: int = 0
+
+    @property
+    def quantity(self) -> int:
+        return self.serial_end - self.serial_start + 1
+
+
+@dataclass(frozen=True)
+class IssuedBatch:
+    batch_id: int
+    project_id: str
+    owner: str
+    vintage: int
+    credit_type: str
+    serial_prefix: str
+    serial_start: int
+    serial_end: int
+    buffer: int
+    tx_hash: str
+
+    @property
+    def minted(self) -> int:
+        return self.serial_end - self.serial_start + 1 - self.buffer
+
+
+@dataclass(frozen=True)
+class Certificate:
+    """A retirement certificate, rebuilt from one transaction's receipt and immutable batch data."""
+
+    tx_hash: str
+    block_number: int
+    timestamp: int
+    batch_id: int
+    holder: str
+    beneficiary: str
+    purpose: str
+    claim_start: int
+    claim_end: int
+    serial_prefix: str
+    serial_first: int
+    serial_last: int
+    project_id: str
+    vintage: int
+    credit_type: str
+
+    @property
+    def tonnes(self) -> int:
+        return self.serial_last - self.serial_first + 1
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "batch_id": hex(self.batch_id), "tonnes": self.tonnes}
+
+
+@dataclass(frozen=True)
+class EmissionBatchInput:
+    """One batch of graded readings for the data log (see IEmissionDataLog.EmissionBatch)."""
+
+    batch_id: bytes
+    participant: str
+    project_id: str | None
+    period_start: int
+    period_end: int
+    reading_count: int
+    readings_root: bytes
+    kg_co2e: int
+    quality_score: int
+    grade_counts: tuple[int, int, int, int, int, int] = (0, 0, 0, 0, 0, 0)
+    flow: str = "emission"
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        packed = 0
+        for i, count in enumerate(self.grade_counts):
+            if not 0 <= count < 2**32:
+                raise CarbonixValueError(f"grade count {count} does not fit in uint32")
+            packed |= count << (32 * i)
+        return (
+            self.batch_id,
+            to_checksum_address(self.participant),
+            project_key(self.project_id) if self.project_id else b"\0" * 32,
+            self.period_start,
+            self.period_end,
+            self.reading_count,
+            self.readings_root,
+            self.kg_co2e,
+            self.quality_score,
+            packed,
+            enums.index("Flow", self.flow),
+        )
+
+
+class Ledger:
+    """The deployed CarboniX contracts on one chain."""
+
+    def __init__(self, w3: Web3, contracts: dict[str, Contract], from_block: int = 0) -> None:
+        self.w3 = w3
+        self.registry = contracts["CarbonRegistry"]
+        self.credits = contracts["CarbonCredits"]
+        self.datalog = contracts["EmissionDataLog"]
+        self.from_block = from_block
+        self.tx = TxSender(w3, ErrorDecoder.from_abis(c.abi for c in contracts.values()))
+
+    # participants -------------------------------------------------------------------------
+    def register_participant(
+        self, account: LocalAccount, org_id: str, account_type: str, trade_role: str, sector: str
+    ) -> TxReceipt:
+        fn = self.registry.functions.registerParticipant(
+            org_id,
+            enums.index("AccountType", account_type),
+            enums.index("TradeRole", trade_role),
+            enums.index("Sector", sector),
+        )
+        return self.tx.transact(account, fn)
+
+    def verify_participant(
+        self, sender: LocalAccount, wallet: str, org_id: str, certified_until: int, proof: list[str]
+    ) -> TxReceipt:
+        fn = self.registry.functions.verifyParticipant(
+            to_checksum_address(wallet), org_id, certified_until, proof
+        )
+        return self.tx.transact(sender, fn)
+
+    def participant(self, wallet: str) -> dict[str, Any]:
+        wallet = to_checksum_address(wallet)
+        p = self.registry.functions.participant(wallet).call()
+        return {
+            "wallet": wallet,
+            "registered": p[0] != b"\0" * 20,
+            "org_key": "0x" + p[0].hex(),
+            "account_type": enums.name("AccountType", p[1]),
+            "trade_role": enums.name("TradeRole", p[2]),
+            "sector": enums.name("Sector", p[3]),
+            "certified_epoch": p[4],
+            "certified_until": p[5],
+            "verified": self.registry.functions.isVerified(wallet).call(),
+        }
+
+    def publish_participant_root(self, oracle: LocalAccount, root: str | bytes) -> TxReceipt:
+        return self.tx.transact(oracle, self.registry.functions.publishParticipantRoot(root))
+
+    def publish_project_root(self, oracle: LocalAccount, root: str | bytes) -> TxReceipt:
+        return self.tx.transact(oracle, self.registry.functions.publishProjectRoot(root))
+
+    # projects -------------------------------------------------------------------------------
+    def register_project(
+        self,
+        owner: LocalAccount,
+        project_id: str,
+        standard: str,
+        project_type: str,
+        methodology: str,
+        latitude: float,
+        longitude: float,
+    ) -> TxReceipt:
+        registration = (
+            project_id,
+            enums.index("Standard", standard),
+            enums.index("ProjectType", project_type),
+            methodology,
+            round(latitude * 1_000_000),
+            round(longitude * 1_000_000),
+        )
+        return self.tx.transact(owner, self.registry.functions.registerProject(registration))
+
+    def certify_project(
+        self, sender: LocalAccount, project_id: str, additional: bool, proof: list[str]
+    ) -> TxReceipt:
+        fn = self.registry.functions.certifyProject(project_id, additional, proof)
+        return self.tx.transact(sender, fn)
+
+    def project(self, project_id: str) -> dict[str, Any]:
+        key = project_key(project_id)
+        p = self.registry.functions.project(key).call()
+        index, _, _ = self.registry.functions.certifiedProject(key).call()
+        return {
+            "project_id": project_id,
+            "key": "0x" + key.hex(),
+            "registered": int(p[0], 16) != 0,
+            "owner": p[0],
+            "standard": enums.name("Standard", p[1]),
+            "project_type": enums.name("ProjectType", p[2]),
+            "additional": p[3],
+            "certified_epoch": p[4],
+            "index": p[5],
+            "certified": index != 0,
+            "latitude": p[7] / 1_000_000,
+            "longitude": p[8] / 1_000_000,
+        }
+
+    # credits --------------------------------------------------------------------------------
+    def serial_ranges(self) -> dict[str, list[tuple[int, int]]]:
+        """Every tokenized range per serial prefix, sorted, from the BatchIssued events."""
+        ranges: dict[str, list[tuple[int, int]]] = {}
+        for log in self.credits.events.BatchIssued.get_logs(from_block=self.from_block):
+            a = log["args"]
+            ranges.setdefault(a["serialPrefix"], []).append((a["serialStart"], a["serialEnd"]))
+        for values in ranges.values():
+            values.sort()
+        return ranges
+
+    def issue_batches(
+        self, issuer: LocalAccount, requests: list[IssueRequest]
+    ) -> list[IssuedBatch]:
+        """Issues all requests in one transaction (all or none), with hints computed here."""
+        if not requests:
+            raise CarbonixValueError("nothing to issue")
+        known = self.serial_ranges()
+        params = []
+        for r in requests:
+            if not (1 <= r.serial_start <= r.serial_end <= MAX_UINT48):
+                raise CarbonixValueError(f"invalid serial range {r.serial_start}-{r.serial_end}")
+            starts = known.setdefault(r.serial_prefix, [])
+            at = bisect.bisect_left(starts, (r.serial_start, r.serial_end))
+            prev = starts[at - 1][0] if at > 0 else 0
+            starts.insert(at, (r.serial_start, r.serial_end))
+            params.append(
+                (
+                    project_key(r.project_id),
+                    r.vintage,
+                    enums.index("CreditType", r.credit_type),
+                    r.buffer_bps,
+                    r.serial_prefix,
+                    r.serial_start,
+                    r.serial_end,
+                    prev,
+                )
+            )
+        if len(params) == 1:
+            fn = self.credits.functions.issueBatch(params[0])
+        else:
+            fn = self.credits.functions.issueBatches(params)
+        receipt = self.tx.transact(issuer, fn)
+        by_key = {project_key(r.project_id): r.project_id for r in requests}
+        issued = []
+        for event in self.credits.events.BatchIssued().process_receipt(receipt, errors=DISCARD):
+            a = event["args"]
+            issued.append(
+                IssuedBatch(
+                    batch_id=a["batchId"],
+                    project_id=by_key[a["projectKey"]],
+                    owner=a["owner"],
+                    vintage=a["vintage"],
+                    credit_type=enums.name("CreditType", a["creditType"]),
+                    serial_prefix=a["serialPrefix"],
+                    serial_start=a["serialStart"],
+                    serial_end=a["serialEnd"],
+                    buffer=a["bufferCredits"],
+                    tx_hash=receipt["transactionHash"].to_0x_hex(),
+                )
+            )
+        return issued
+
+    def batch(self, batch_id: int) -> dict[str, Any]:
+        b = self.credits.functions.batch(batch_id).call()
+        if b[4] == 0:
+            raise CarbonixLookupError(f"no batch {hex(batch_id)}")
+        return {
+            "batch_id": hex(batch_id),
+            "project_index": b[0],
+            "vintage": b[1],
+            "credit_type": enums.name("CreditType", b[2]),
+            "buffer_bps": b[3],
+            "serial_start": b[4],
+            "serial_end": b[5],
+            "retired": b[7],
+            "buffer": self.credits.functions.bufferOf(batch_id).call(),
+        }
+
+    def balance(self, wallet: str, batch_id: int) -> int:
+        return int(self.credits.functions.balanceOf(to_checksum_address(wallet), batch_id).call())
+
+    def transfer(self, sender: LocalAccount, to: str, batch_id: int, amount: int) -> TxReceipt:
+        fn = self.credits.functions.transfer(to_checksum_address(to), batch_id, amount)
+        return self.tx.transact(sender, fn)
+
+    def retire(
+        self,
+        holder: LocalAccount,
+        batch_id: int,
+        amount: int,
+        beneficiary: str,
+        purpose: str,
+        claim_start: int,
+        claim_end: int,
+    ) -> Certificate:
+        fn = self.credits.functions.retire(
+            batch_id,
+            amount,
+            beneficiary,
+            enums.index("RetirementPurpose", purpose),
+            claim_start,
+            claim_end,
+        )
+        receipt = self.tx.transact(holder, fn)
+        return self.certificate(receipt["transactionHash"])
+
+    def certificate(self, tx_hash: str | bytes) -> Certificate:
+        """Rebuilds the retirement certificate of a transaction from its receipt alone (plus the
+        batch's immutable issuance data), without any indexer."""
+        receipt = self.w3.eth.get_transaction_receipt(tx_hash)
+        events = self.credits.events.CreditsRetired().process_receipt(receipt, errors=DISCARD)
+        if not events:
+            raise CarbonixLookupError(f"transaction {Web3.to_hex(tx_hash)} retired no credits")
+        a = events[0]["args"]
+        issued = self._issuance(a["batchId"])
+        block = self.w3.eth.get_block(receipt["blockNumber"])
+        return Certificate(
+            tx_hash=Web3.to_hex(receipt["transactionHash"]),
+            block_number=receipt["blockNumber"],
+            timestamp=int(block["timestamp"]),
+            batch_id=a["batchId"],
+            holder=a["holder"],
+            beneficiary=a["beneficiary"],
+            purpose=enums.name("RetirementPurpose", a["purpose"]),
+            claim_start=a["claimStart"],
+            claim_end=a["claimEnd"],
+            serial_prefix=issued["serialPrefix"],
+            serial_first=a["serialFirst"],
+            serial_last=a["serialLast"],
+            project_id=self._project_id(issued["projectKey"]),
+            vintage=issued["vintage"],
+            credit_type=enums.name("CreditType", issued["creditType"]),
+        )
+
+    def _issuance(self, batch_id: int) -> Any:
+        logs = self.credits.events.BatchIssued.get_logs(
+            from_block=self.from_block, argument_filters={"batchId": batch_id}
+        )
+        if not logs:
+            raise CarbonixLookupError(f"no issuance found for batch {hex(batch_id)}")
+        return logs[0]["args"]
+
+    def _project_id(self, key: bytes) -> str:
+        logs = self.registry.events.ProjectRegistered.get_logs(
+            from_block=self.from_block, argument_filters={"projectKey": key}
+        )
+        return str(logs[0]["args"]["projectId"]) if logs else "0x" + key.hex()
+
+    # data log -------------------------------------------------------------------------------
+    def commit_emission_batch(self, reporter: LocalAccount, batch: EmissionBatchInput) -> TxReceipt:
+        return self.tx.transact(reporter, self.datalog.functions.commitBatch(batch.as_tuple()))
+
+    def log_emission(
+        self,
+        reporter: LocalAccount,
+        participant: str,
+        project_id: str | None,
+        latitude: float,
+        longitude: float,
+        kg_co2e: int,
+        quality_score: int,
+        timestamp: int,
+    ) -> TxReceipt:
+        fn = self.datalog.functions.logEmission(
+            to_checksum_address(participant),
+            project_key(project_id) if project_id else b"\0" * 32,
+            round(latitude * 1_000_000),
+            round(longitude * 1_000_000),
+            kg_co2e,
+            quality_score,
+            timestamp,
+        )
+        return self.tx.transact(reporter, fn)
+
+    def emission_total(
+        self, participant: str, year: int, quarter: int, flow: str = "emission"
+    ) -> int:
+        fn = self.datalog.functions.totalOf(
+            to_checksum_address(participant), enums.index("Flow", flow), year, quarter
+        )
+        return int(fn.call())

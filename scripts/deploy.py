@@ -1,0 +1,276 @@
+"""Deploy CarboniX: ``ape run deploy --network l2-local`` (what ``carbonix deploy`` runs).
+
+For an L2 network this deploys its L1 first, then the L2; each network gets a manifest
+(``<deployments_dir>/<network>.json``) and Blockscout verification payloads
+(``<deployments_dir>/<network>/verify/<Contract>.json``). Contracts are compiled once, from one
+standard JSON input built by ape-solidity with the compiler settings of foundry.toml.
+
+Later contracts are one more ``Step`` (and ``Grant``) in the lists below. Constructor arguments
+are functions of the deployment so far: ``d.deployer``, ``d.roles["tgo"]``, ``d["CarbonRegistry"]``
+(any contract deployed earlier, on either layer).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import click
+from ape import accounts, compilers, networks, project
+from ape.api import AccountAPI
+from ape.contracts import ContractContainer, ContractInstance
+from eth_abi import encode
+from eth_utils import get_abi_input_types
+from ethpm_types import ContractType
+from solcx import compile_standard
+from solcx.install import get_executable
+
+from carbonix import chain
+from carbonix.config import Settings, get_settings
+from carbonix.deployments import NETWORKS, ROLE_INDEX, Network, local_account, verify_dir
+
+DEFAULT_ADMIN_ROLE = b"\x00" * 32
+# The two foundry.toml settings ape-solidity has no config key for (bytecode_hash, cbor_metadata).
+METADATA = {"bytecodeHash": "none", "appendCBOR": False}
+LICENSE = "mit"
+
+# NamedTuples and plain classes, not dataclasses: ape loads scripts without registering them in
+# sys.modules, which @dataclass needs for string annotations.
+
+
+class Step(NamedTuple):
+    """Deploy ``contracts/<name>.sol:<name>`` with ``args(deployment)``."""
+
+    name: str
+    args: Callable[[Deployed], list[Any]]
+
+
+class Grant(NamedTuple):
+    """``<contract>.grantRole(<contract>.<role>(), roles[holder])``."""
+
+    contract: str
+    role: str
+    holder: str
+
+
+# Admin arguments are the deployer: it wires the roles, then hands admin over (see handover).
+L1_STEPS: list[Step] = []
+L1_GRANTS: list[Grant] = []
+
+L2_STEPS = [
+    Step("CarbonRegistry", lambda d: [d.deployer]),
+    Step("CarbonCredits", lambda d: [d.deployer, d["CarbonRegistry"]]),
+    Step("EmissionDataLog", lambda d: [d.deployer, d["CarbonRegistry"]]),
+]
+L2_GRANTS = [
+    Grant("CarbonRegistry", "ORACLE_ROLE", "oracle"),
+    Grant("CarbonCredits", "ISSUER_ROLE", "tgo"),
+    Grant("EmissionDataLog", "REPORTER_ROLE", "oracle"),
+]
+
+PLAN = {"l1": (L1_STEPS, L1_GRANTS), "l2": (L2_STEPS, L2_GRANTS)}
+
+
+class Deployed:
+    """What the deployment knows so far, across both layers."""
+
+    def __init__(self, deployer: str, roles: dict[str, str]) -> None:
+        self.deployer = deployer
+        self.roles = roles
+        self.instances: dict[str, ContractInstance] = {}
+
+    def __getitem__(self, name: str) -> str:
+        return str(self.instances[name].address)
+
+
+class Build(NamedTuple):
+    """One compilation: the standard JSON input, the compiler version, the contract types."""
+
+    version: str
+    standard_json: dict[str, Any]
+    types: dict[str, ContractType]
+
+
+def compile_contracts(names: list[str]) -> Build:
+    paths = [project.path / "contracts" / f"{name}.sol" for name in names]
+    inputs = compilers.solidity.get_standard_input_json(paths, project=project, metadata=METADATA)
+    ((version, standard_json),) = inputs.items()
+    output = compile_standard(
+        standard_json,
+        solc_binary=get_executable(version=version.base_version),
+        base_path=project.path,
+    )
+    types = {}
+    for name in names:
+        out = output["contracts"][f"contracts/{name}.sol"][name]
+        types[name] = ContractType.model_validate(
+            {
+                "contractName": name,
+                "sourceId": f"contracts/{name}.sol",
+                "abi": out["abi"],
+                "deploymentBytecode": {"bytecode": "0x" + out["evm"]["bytecode"]["object"]},
+                "runtimeBytecode": {"bytecode": "0x" + out["evm"]["deployedBytecode"]["object"]},
+            }
+        )
+    return Build(str(version), standard_json, types)
+
+
+def load_roles(net: Network, settings: Settings) -> tuple[AccountAPI, dict[str, str]]:
+    """The deployer account and the role addresses (admin, tgo, oracle, verifier)."""
+    if net.local:
+        keys = {role: local_account(i, settings) for role, i in ROLE_INDEX.items()}
+        admin = keys["admin"]
+        deployer = accounts.init_test_account(0, admin.address, "0x" + bytes(admin.key).hex())
+        return deployer, {role: key.address for role, key in keys.items()}
+    names = {role: f"CARBONIX_{role.upper()}" for role in ROLE_INDEX}
+    missing = [env for env in [*names.values(), "CARBONIX_DEPLOYER_ALIAS"] if env not in os.environ]
+    if missing:
+        raise click.ClickException(f"set {', '.join(missing)} to deploy to {net.name}")
+    deployer = accounts.load(os.environ["CARBONIX_DEPLOYER_ALIAS"])
+    return deployer, {role: os.environ[env] for role, env in names.items()}
+
+
+def connect_uri(net: Network, settings: Settings) -> str:
+    if net.local:
+        return chain.rpc_url(settings, net.layer)
+    if not os.environ.get(str(net.rpc_env)):
+        raise click.ClickException(f"set {net.rpc_env} to the RPC URL of {net.name}")
+    return os.environ[str(net.rpc_env)]
+
+
+def deploy_network(
+    net: Network, build: Build, deployed: Deployed, sender: AccountAPI, uri: str
+) -> dict[str, Any]:
+    """Deploy and wire one network's contracts; return its manifest."""
+    steps, grants = PLAN[net.layer]
+    provider = networks.provider
+    entries: dict[str, Any] = {}
+    for step in steps:
+        contract_type = build.types[step.name]
+        args = step.args(deployed)
+        instance = sender.deploy(ContractContainer(contract_type), *args)
+        receipt = provider.get_receipt(instance.txn_hash)
+        deployed.instances[step.name] = instance
+        abi = [item.model_dump(mode="json", by_alias=True) for item in contract_type.abi]
+        ctor = next((item for item in abi if item["type"] == "constructor"), None)
+        entries[step.name] = {
+            "address": str(instance.address),
+            "source": f"contracts/{step.name}.sol",
+            "block_number": receipt.block_number,
+            "tx_hash": _hex(receipt.txn_hash),
+            "gas_used": receipt.gas_used,
+            "constructor_args": [_jsonable(a) for a in args],
+            "constructor_args_encoded": _hex(encode(get_abi_input_types(ctor) if ctor else [], args)),
+            "abi": abi,
+        }
+    granted = []
+    for grant in grants:
+        contract = deployed.instances[grant.contract]
+        role_id = getattr(contract, grant.role)()
+        holder = deployed.roles[grant.holder]
+        contract.grantRole(role_id, holder, sender=sender)
+        granted.append({**grant._asdict(), "role_id": _hex(role_id), "account": holder})
+    handover(net, deployed, sender, [deployed.instances[s.name] for s in steps])
+    settings = build.standard_json["settings"]
+    return {
+        "network": net.name,
+        "layer": net.layer,
+        "ape_network": net.ape_choice,
+        "chain_id": provider.chain_id,
+        "rpc_url": uri,
+        "deployed_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "deployer": deployed.deployer,
+        "roles": deployed.roles,
+        "compiler": {
+            "version": build.version,
+            "optimizer": settings["optimizer"]["enabled"],
+            "runs": settings["optimizer"]["runs"],
+            "evm_version": settings.get("evmVersion"),
+            "via_ir": settings.get("viaIR", False),
+            "bytecode_hash": settings["metadata"]["bytecodeHash"],
+            "cbor_metadata": settings["metadata"]["appendCBOR"],
+        },
+        "contracts": entries,
+        "grants": granted,
+    }
+
+
+def handover(
+    net: Network, deployed: Deployed, sender: AccountAPI, instances: list[ContractInstance]
+) -> None:
+    """Give DEFAULT_ADMIN_ROLE to the configured admin and renounce the deployer's."""
+    admin = deployed.roles["admin"]
+    if admin.lower() == deployed.deployer.lower():
+        return
+    for instance in instances:
+        instance.grantRole(DEFAULT_ADMIN_ROLE, admin, sender=sender)
+        instance.renounceRole(DEFAULT_ADMIN_ROLE, deployed.deployer, sender=sender)
+    click.echo(f"{net.name}: DEFAULT_ADMIN_ROLE handed over to {admin}")
+
+
+def write_outputs(net: Network, manifest: dict[str, Any], build: Build, settings: Settings) -> Path:
+    """Write the manifest and one Blockscout verification payload per contract."""
+    folder = verify_dir(net.name, settings)
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.json"):
+        stale.unlink()
+    for name, entry in manifest["contracts"].items():
+        payload = {
+            "address": entry["address"],
+            "chain_id": manifest["chain_id"],
+            "compiler_version": f"v{build.version}",
+            "contract_name": f"{entry['source']}:{name}",
+            "constructor_arguments": entry["constructor_args_encoded"].removeprefix("0x"),
+            "license_type": LICENSE,
+            "standard_json_input": build.standard_json,
+        }
+        (folder / f"{name}.json").write_text(json.dumps(payload, indent=2) + "\n")
+    out = settings.manifests_dir / f"{net.name}.json"
+    out.write_text(json.dumps(manifest, indent=2) + "\n")
+    return out
+
+
+def _hex(value: Any) -> str:
+    return value if isinstance(value, str) else "0x" + bytes(value).hex()
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, bytes):
+        return _hex(value)
+    return str(value)
+
+
+@click.command()
+@click.option(
+    "--network",
+    "network_name",
+    type=click.Choice(list(NETWORKS)),
+    default=lambda: get_settings().network,
+    show_default="CARBONIX_NETWORK or l2-local",
+    help="CarboniX network to deploy to; an L2 network deploys its L1 too.",
+)
+def cli(network_name: str) -> None:
+    """Deploy the CarboniX contracts and write the deployment manifests."""
+    settings = get_settings()
+    target = NETWORKS[network_name]
+    nets = [NETWORKS[target.l1], target] if target.l1 else [target]
+    names = [step.name for net in nets for step in PLAN[net.layer][0]]
+    click.echo(f"compiling {', '.join(names)} ...")
+    build = compile_contracts(names)
+    deployed: Deployed | None = None
+    for net in nets:
+        uri = connect_uri(net, settings)
+        with networks.parse_network_choice(net.ape_choice, provider_settings={"uri": uri}):
+            sender, roles = load_roles(net, settings)
+            deployed = deployed or Deployed(str(sender.address), roles)
+            manifest = deploy_network(net, build, deployed, sender, uri)
+            path = write_outputs(net, manifest, build, settings)
+        click.echo(f"{net.name} (chain {manifest['chain_id']}): {path}")
+        for name, entry in manifest["contracts"].items():
+            click.echo(f"  {name:<18} {entry['address']}")

@@ -1,0 +1,93 @@
+"""Shared fixtures: real anvil chains on free ports in a temporary state folder, and a real deploy.
+
+    def test_something(deployment):          # L2 Deployment (manifest, w3, contracts)
+        registry = deployment.contract("CarbonRegistry")
+
+``chains`` yields the Settings of the test chains. While the session runs, the same values are
+also in the environment (CARBONIX_STATE_DIR, CARBONIX_L1_PORT, ...) and ``get_settings()`` returns
+them, so CLI commands and subprocesses under test talk to the test chains, never to `.state/`.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from carbonix import chain, deployments
+from carbonix.config import Settings, get_settings
+from carbonix.deployments import Deployment
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def make_settings(state_dir: Path) -> Settings:
+    """Settings for chains of our own: no RPC override, free ports, automine."""
+    return Settings(
+        state_dir=state_dir,
+        host="127.0.0.1",
+        l1_port=free_port(),
+        l2_port=free_port(),
+        block_time=0,
+        l1_rpc_url=None,
+        l2_rpc_url=None,
+        network="l2-local",
+        deployments_dir=None,
+    )
+
+
+@pytest.fixture(scope="session")
+def chains(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """L1 and L2 anvil running for the whole session; yields their Settings."""
+    settings = make_settings(tmp_path_factory.mktemp("carbonix-state"))
+    env = deployments.ape_env(settings, deployments.NETWORKS["l2-local"])
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    for key in ("CARBONIX_L1_RPC_URL", "CARBONIX_L2_RPC_URL", "CARBONIX_DEPLOYMENTS_DIR"):
+        saved.setdefault(key, os.environ.pop(key, None))
+    get_settings.cache_clear()
+    try:
+        chain.up(settings)
+        yield settings
+    finally:
+        chain.down(settings)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def deployment(chains: Settings) -> Deployment:
+    """The contracts deployed by the real `ape run deploy` to the test L2 (and L1)."""
+    return deployments.run_deploy("l2-local", chains, capture=True)
+
+
+@pytest.fixture(scope="session")
+def l1_deployment(deployment: Deployment, chains: Settings) -> Deployment:
+    return deployments.load_deployment(chains, "l1-local")
+
+
+@pytest.fixture
+def l2_snapshot(deployment: Deployment) -> Iterator[Deployment]:
+    """The L2 deployment, with every change a test makes undone afterwards (evm_revert)."""
+    snapshot = deployment.w3.provider.make_request("evm_snapshot", [])["result"]
+    yield deployment
+    deployment.w3.provider.make_request("evm_revert", [snapshot])
+
+
+@pytest.fixture
+def own_chains(tmp_path: Path) -> Iterator[Settings]:
+    """Settings for chains a test starts and stops itself (own state folder, free ports)."""
+    settings = make_settings(tmp_path / "state")
+    yield settings
+    chain.down(settings)

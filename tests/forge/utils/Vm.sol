@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+/// @title Vm
+/// @notice The Foundry cheatcodes our tests use. npm's forge-std is a 2022 snapshot without the
+/// invariant helpers or the assertion and gas cheatcodes, so the project declares what it calls.
+interface Vm {
+    struct Log {
+        bytes32[] topics;
+        bytes data;
+        address emitter;
+    }
+
+    function warp(uint256 timestamp) external;
+    function roll(uint256 blockNumber) external;
+    function prank(address sender) external;
+    function startPrank(address sender) external;
+    function stopPrank() external;
+    function deal(address account, uint256 balance) external;
+    function addr(uint256 privateKey) external pure returns (address);
+    function sign(uint256 privateKey, bytes32 digest) external pure returns (uint8 v, bytes32 r, bytes32 s);
+    function label(address account, string calldata name) external;
+    function assume(bool condition) external pure;
+    function expectRevert() external;
+    function expectRevert(bytes4 selector) external;
+    function expectRevert(bytes calldata revertData) external;
+    function expectEmit() external;
+    function expectEmit(address emitter) external;
+    function recordLogs() external;
+    function getRecordedLogs() external returns (Log[] memory);
+    function snapshotGasLastCall(string calldata name) external returns (uint256 gasUsed);
+    function toString(uint256 value) external pure returns (string memory);
+
+    function assertTrue(bool condition) external pure;
+    function assertTrue(bool condition, string calldata error) external pure;
+    function assertFalse(bool condition) external pure;
+    function assertFalse(bool condition, string calldata error) external pure;
+    function assertEq(bool left, bool right) external pure;
+    function assertEq(uint256 left, uint256 right) external pure;
+    function assertEq(uint256 left, uint256 right, string calldata error) external pure;
+    function assertEq(int256 left, int256 right) external pure;
+    function assertEq(address left, address right) external pure;
+    function assertEq(bytes32 left, bytes32 right) external pure;
+    function assertEq(string calldata left, string calldata right) external pure;
+    function assertNotEq(uint256 left, uint256 right) external pure;
+    function assertNotEq(bytes32 left, bytes32 right) external pure;
+    function assertLe(uint256 left, uint256 right) external pure;
+    function assertLe(uint256 left, uint256 right, string calldata error) external pure;
+    function assertLt(uint256 left, uint256 right) external pure;
+    function assertGe(uint256 left, uint256 right) external pure;
+    function assertGt(uint256 left, uint256 right) external pure;
+}
