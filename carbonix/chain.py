@@ -174,7 +174,8 @@ def stop(chain: Chain, timeout: float = 30.0) -> bool:
             time.sleep(0.05)
         if _alive(pid):
             os.kill(pid, signal.SIGKILL)
-            while _alive(pid):
+            deadline = time.monotonic() + 5
+            while _alive(pid) and time.monotonic() < deadline:
                 time.sleep(0.05)
     chain.pid_file.unlink(missing_ok=True)
     chain.run_file.unlink(missing_ok=True)
@@ -279,7 +280,7 @@ def _is_anvil(pid: int) -> bool:
     """True if ``pid`` is a live anvil process (not a recycled pid of something else)."""
     if not _alive(pid):
         return False
-    try:
-        return b"anvil" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    try:  # comm, unlike cmdline, stays readable while the process exits and holds its port.
+        return Path(f"/proc/{pid}/comm").read_text().strip() == "anvil"
     except OSError:
         return False

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeGuard
 
 from eth_abi import encode
 from eth_abi.abi import is_encodable_type
@@ -113,9 +113,7 @@ class StandardMerkleTree:
         if not isinstance(data, Mapping):
             raise CarbonixValueError("Merkle dump must be a JSON object")
         if data.get("format") != DUMP_FORMAT:
-            raise CarbonixValueError(
-                f"unknown Merkle dump format {data.get('format')!r}, expected {DUMP_FORMAT!r}"
-            )
+            raise CarbonixValueError(f"unknown Merkle dump format {data.get('format')!r}, expected {DUMP_FORMAT!r}")
         types = _check_types(data.get("leafEncoding"))
         tree = _load_tree(data.get("tree"))
         entries = data.get("values")
@@ -139,9 +137,7 @@ class StandardMerkleTree:
         return cls(tree, values, tree_indices, types)
 
     @staticmethod
-    def verify(
-        root: str | bytes, types: Sequence[str], value: Sequence[Any], proof: Sequence[str | bytes]
-    ) -> bool:
+    def verify(root: str | bytes, types: Sequence[str], value: Sequence[Any], proof: Sequence[str | bytes]) -> bool:
         """Whether ``proof`` shows ``value`` (a leaf of ``types``) is in the tree of ``root``."""
         leaf = standard_leaf_hash(types, value)
         nodes = [_node_bytes(p, f"proof element {i}") for i, p in enumerate(proof)]
@@ -171,7 +167,7 @@ class StandardMerkleTree:
 
     def get_proof(self, index_or_value: int | Sequence[Any]) -> list[str]:
         """Sibling hashes from the leaf up to the root, for a value or its index in the input."""
-        if _is_int(index_or_value):
+        if isinstance(index_or_value, int):
             index = index_or_value
             if not 0 <= index < len(self._values):
                 raise CarbonixLookupError(
@@ -196,8 +192,7 @@ class StandardMerkleTree:
             "leafEncoding": list(self._types),
             "tree": [_hex(node) for node in self._tree],
             "values": [
-                {"value": _jsonable(v), "treeIndex": t}
-                for v, t in zip(self._values, self._tree_indices, strict=True)
+                {"value": _jsonable(v), "treeIndex": t} for v, t in zip(self._values, self._tree_indices, strict=True)
             ],
         }
 
@@ -216,17 +211,10 @@ def _prepare(types: tuple[str, ...], value: object, where: str) -> tuple[tuple[A
     if isinstance(value, str | bytes) or not isinstance(value, Sequence):
         raise CarbonixValueError(f"{where}: expected a list of {len(types)} values, got {value!r}")
     if len(value) != len(types):
-        raise CarbonixValueError(
-            f"{where}: expected {len(types)} values ({', '.join(types)}), got {len(value)}"
-        )
-    out = tuple(
-        _coerce(t, v, f"{where}, field {k} ({t})")
-        for k, (t, v) in enumerate(zip(types, value, strict=True))
-    )
+        raise CarbonixValueError(f"{where}: expected {len(types)} values ({', '.join(types)}), got {len(value)}")
+    out = tuple(_coerce(t, v, f"{where}, field {k} ({t})") for k, (t, v) in enumerate(zip(types, value, strict=True)))
     # Addresses go to eth-abi as raw bytes: same encoding, without its slow hex parsing.
-    raw = tuple(
-        bytes.fromhex(v[2:]) if t == "address" else v for t, v in zip(types, out, strict=True)
-    )
+    raw = tuple(bytes.fromhex(v[2:]) if t == "address" else v for t, v in zip(types, out, strict=True))
     try:
         encoded = encode(types, raw)
     except Exception as exc:  # eth-abi raises several unrelated types for a bad value
@@ -235,7 +223,7 @@ def _prepare(types: tuple[str, ...], value: object, where: str) -> tuple[tuple[A
     return out, keccak(keccak(encoded))
 
 
-def _coerce(abi_type: str, v: object, where: str) -> object:
+def _coerce(abi_type: str, v: object, where: str) -> Any:
     if _INT_TYPE.fullmatch(abi_type):
         if _is_int(v):
             return v
@@ -286,9 +274,7 @@ def _load_tree(nodes: object) -> list[bytes]:
     tree = [_node_bytes(n, f"tree node {i}") for i, n in enumerate(nodes)]
     for i in range(len(tree) // 2):
         if tree[i] != standard_node_hash(tree[2 * i + 1], tree[2 * i + 2]):
-            raise CarbonixValueError(
-                f"Merkle dump is invalid: node {i} is not the hash of its children"
-            )
+            raise CarbonixValueError(f"Merkle dump is invalid: node {i} is not the hash of its children")
     return tree
 
 
@@ -300,7 +286,7 @@ def _node_bytes(node: object, where: str) -> bytes:
     raise CarbonixValueError(f"{where}: {node!r} is not a 32-byte 0x hex hash")
 
 
-def _is_int(v: object) -> bool:
+def _is_int(v: object) -> TypeGuard[int]:
     return isinstance(v, int) and not isinstance(v, bool)
 
 

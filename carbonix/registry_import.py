@@ -129,7 +129,7 @@ class ImportPlan:
 
     path: str
     format: str
-    rows: int  # data records read (header and blank lines not counted)
+    rows: int  # data records in the file (header and blank lines not counted)
     batches: list[ImportedBatch]
     refused: list[RefusedRow]
 
@@ -183,37 +183,53 @@ _Parser = Callable[[list[_Row]], Iterator[_Candidate | RefusedRow]]
 def parse_registry_file(path: str | Path, fmt: str) -> ImportPlan:
     """Read a registry export of format ``fmt`` (see the module docstring) into an import plan."""
     if fmt not in _FORMATS:
-        raise CarbonixValueError(f"unknown registry format {fmt!r}; expected one of {FORMATS}")
+        raise CarbonixValueError(f"unknown registry format {fmt!r}; expected one of: {', '.join(FORMATS)}")
     path = Path(path)
     if not path.is_file():
         raise CarbonixLookupError(f"registry file {path} does not exist")
     header, records, refused = _read_csv(path)
+    count = len(records) + len(refused)
     columns_spec, required, parse = _FORMATS[fmt](header)
     columns = _match_columns(path, fmt, header, columns_spec, required)
-    rows = [_Row(line, cells, columns) for line, cells in records]
-    batches: list[ImportedBatch] = []
+    items = parse([_Row(line, cells, columns) for line, cells in records])
+    batches = _settle(items, refused)
+    refused.sort(key=lambda r: r.row)
+    return ImportPlan(str(path), fmt, count, batches, refused)
+
+
+def _settle(items: Iterator[_Candidate | RefusedRow], refused: list[RefusedRow]) -> list[ImportedBatch]:
+    """Keep the live ranges that overlap no earlier range; refuse (into ``refused``) the rest.
+
+    A range retired at source still blocks later ones, and also takes down any earlier live range
+    it overlaps: the file itself says some of those credits are retired.
+    """
     seen = _RangeIndex()
-    for item in parse(rows):
+    live: dict[int, ImportedBatch] = {}  # by row, in file order
+    for item in items:
         if isinstance(item, RefusedRow):
             refused.append(item)
             continue
         batch = item.batch
-        earlier = seen.overlap(batch)
-        if earlier is None:
+        earlier = seen.overlapping(batch)
+        if not earlier:
             seen.add(batch)
         if item.retired:
             refused.append(RefusedRow(batch.row, "retired_at_source", item.retired))
-        elif earlier is not None:
-            detail = (
-                f"serials {batch.serial_start}-{batch.serial_end} ({batch.source_serial}) overlap "
-                f"serials {earlier.serial_start}-{earlier.serial_end} of row {earlier.row} "
-                f"in namespace {batch.serial_prefix}"
-            )
+            for other in earlier:
+                if live.pop(other.row, None):
+                    detail = f"serials {_span(other)} include serials that row {batch.row} reports: {item.retired}"
+                    refused.append(RefusedRow(other.row, "retired_at_source", detail))
+        elif earlier:
+            first = min(earlier, key=lambda b: b.row)
+            detail = f"serials {_span(batch)} overlap serials {_span(first)} of row {first.row}"
             refused.append(RefusedRow(batch.row, "overlap_in_file", detail))
         else:
-            batches.append(batch)
-    refused.sort(key=lambda r: r.row)
-    return ImportPlan(str(path), fmt, len(records), batches, refused)
+            live[batch.row] = batch
+    return list(live.values())
+
+
+def _span(batch: ImportedBatch) -> str:
+    return f"{batch.serial_start}-{batch.serial_end} ({batch.source_serial}, namespace {batch.serial_prefix})"
 
 
 # --- reading -----------------------------------------------------------------------------------
@@ -227,7 +243,7 @@ def _read_csv(path: Path) -> tuple[list[str], list[tuple[int, list[str]]], list[
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise CarbonixValueError(
-            f"{path}: line {line} is not UTF-8 (byte 0x{data[exc.start]:02x}); " "export the file as UTF-8 CSV"
+            f"{path}: line {line} is not UTF-8 (byte 0x{data[exc.start]:02x}); export the file as UTF-8 CSV"
         ) from None
     reader = csv.reader(io.StringIO(text, newline=""))
     header: list[str] | None = None
@@ -249,7 +265,7 @@ def _read_csv(path: Path) -> tuple[list[str], list[tuple[int, list[str]]], list[
             continue
         if header is None:
             header = cells
-        elif len(cells) > len(header) and any(c.strip() for c in cells[len(header) :]):
+        elif len(cells) > len(header):
             refused.append(
                 RefusedRow(
                     start,
@@ -352,9 +368,22 @@ def _refuse(line: int, exc: _Refused) -> RefusedRow:
     return RefusedRow(line, exc.reason, exc.detail)
 
 
+def _per_row(parse_row: Callable[[_Row], _Candidate]) -> _Parser:
+    """A parser for formats where each record is one range."""
+
+    def parse(rows: list[_Row]) -> Iterator[_Candidate | RefusedRow]:
+        for row in rows:
+            try:
+                yield parse_row(row)
+            except _Refused as exc:
+                yield _refuse(row.line, exc)
+
+    return parse
+
+
 # --- Verra -------------------------------------------------------------------------------------
 
-_VERRA_COLUMNS = {
+_VERRA_COLUMNS: dict[str, tuple[str, ...]] = {
     "project": ("ID", "Project ID"),
     "name": ("Name", "Project Name"),
     "quantity": ("Quantity Issued", "Quantity of Credits", "Quantity"),
@@ -367,18 +396,10 @@ _VERRA_COLUMNS = {
     "certifications": ("Additional Certifications",),
     "retired": ("Retirement/Cancellation Date", "Retirement Date", "Cancellation Date"),
 }
-_VERRA_REQUIRED = ("project", "quantity", "serial", ("vintage_end", "vintage"))
+_VERRA_REQUIRED: tuple[str | tuple[str, ...], ...] = ("project", "quantity", "serial", ("vintage_end", "vintage"))
 _VERRA_SERIAL = re.compile(r"(\d+)-(\d+)-(\d+)-(?:VCS-)?VCU-(?:[^-]+-)+?(\d+)-(\d{8})-(\d{8})-\d+")
 _AFOLU = "agriculture forestry and other land use"
 _REMOVAL_METHODOLOGIES = re.compile(r"AR-.*|VM00(?:17|24|26|32|33|42|44|47)(?:\b.*)?", re.IGNORECASE)
-
-
-def _parse_verra(rows: list[_Row]) -> Iterator[_Candidate | RefusedRow]:
-    for row in rows:
-        try:
-            yield _verra_row(row)
-        except _Refused as exc:
-            yield _refuse(row.line, exc)
 
 
 def _verra_row(row: _Row) -> _Candidate:
@@ -388,7 +409,7 @@ def _verra_row(row: _Row) -> _Candidate:
     vintage_text = row.need("vintage_end" if row.has("vintage_end") else "vintage")
     if not project.isdigit():
         raise _Refused("bad_project_id", f"Verra project ID {project!r} is not a number")
-    match = _VERRA_SERIAL.fullmatch(serial)
+    match = _VERRA_SERIAL.fullmatch(serial) if len(serial) <= 200 else None
     if not match:
         raise _Refused(
             "malformed_serial",
@@ -400,7 +421,8 @@ def _verra_row(row: _Row) -> _Candidate:
     quantity = _quantity(quantity_text)
     vintage_end = _verra_vintage_end(vintage_text)
     if row.get("vintage_start") and _date(row.get("vintage_start")) > vintage_end:
-        raise _Refused("bad_vintage", f"vintage starts after it ends ({vintage_text})")
+        detail = f"vintage start {row.get('vintage_start')!r} is after its end {vintage_text!r}"
+        raise _Refused("bad_vintage", detail)
     serial_end = _date(f"{match[6][:2]}/{match[6][2:4]}/{match[6][4:]}")
     if serial_end != vintage_end:
         raise _Refused(
@@ -448,7 +470,7 @@ def _verra_credit_type(project_type: str, methodology: str, certifications: str)
 
 # --- Gold Standard -----------------------------------------------------------------------------
 
-_GS_COLUMNS = {
+_GS_COLUMNS: dict[str, tuple[str, ...]] = {
     "project": ("GSID",),
     "name": ("Project Name",),
     "quantity": ("Quantity",),
@@ -459,19 +481,11 @@ _GS_COLUMNS = {
     "label": ("Label",),
     "retired": ("Retirement Date",),
 }
-_GS_REQUIRED = ("project", "quantity", "serial", "vintage")
+_GS_REQUIRED: tuple[str | tuple[str, ...], ...] = ("project", "quantity", "serial", "vintage")
 _GS_SERIAL = re.compile(r"(GS\d+-\d+-[A-Z]{2}-GS(\d+)-\d+-(\d{4})-\d+)-(\d+)-(\d+)")
 _CDM_SERIAL = re.compile(r"([A-Z]{2})-(\d+)-(\d+)-(\d+-\d+-\d+-\d+)\s+-\s+\1-\2-(\d+)-\4")
 _GS_LIVE = {"issued"}
 _GS_RETIRED = {"retired", "canceled", "cancelled"}
-
-
-def _parse_gold_standard(rows: list[_Row]) -> Iterator[_Candidate | RefusedRow]:
-    for row in rows:
-        try:
-            yield _gold_standard_row(row)
-        except _Refused as exc:
-            yield _refuse(row.line, exc)
 
 
 def _gold_standard_row(row: _Row) -> _Candidate:
@@ -529,7 +543,7 @@ def _gs_credit_type(label: str, project_type: str) -> str:
 
 # --- T-VER -------------------------------------------------------------------------------------
 
-_TVER_COLUMNS = {
+_TVER_COLUMNS: dict[str, tuple[str, ...]] = {
     "project": ("project_id",),
     "name": ("project_name",),
     "vintage": ("vintage",),
@@ -538,18 +552,17 @@ _TVER_COLUMNS = {
     "quantity": ("quantity",),
     "status": ("status",),
 }
-_TVER_REQUIRED = ("project", "vintage", "credit_type", "serial", "quantity", "status")
+_TVER_REQUIRED: tuple[str | tuple[str, ...], ...] = (
+    "project",
+    "vintage",
+    "credit_type",
+    "serial",
+    "quantity",
+    "status",
+)
 _TVER_SERIAL = re.compile(r"TVER-(.+)-(\d{4})-(\d+)-(\d+)")
 _LIVE = {"issued", "active"}
 _RETIRED = {"retired", "cancelled", "canceled", "pre_retired"}
-
-
-def _parse_tver(rows: list[_Row]) -> Iterator[_Candidate | RefusedRow]:
-    for row in rows:
-        try:
-            yield _tver_row(row)
-        except _Refused as exc:
-            yield _refuse(row.line, exc)
 
 
 def _tver_row(row: _Row) -> _Candidate:
@@ -559,6 +572,7 @@ def _tver_row(row: _Row) -> _Candidate:
     quantity_text = row.need("quantity")
     status = row.need("status").lower()
     credit_type = row.need("credit_type").lower()
+    vintage = _vintage_year(vintage_text)
     match = _TVER_SERIAL.fullmatch(serial)
     if not match:
         raise _Refused(
@@ -568,7 +582,6 @@ def _tver_row(row: _Row) -> _Candidate:
     if match[1] != project:
         detail = f"serial {serial!r} names project {match[1]!r}, the row {project!r}"
         raise _Refused("malformed_serial", detail)
-    vintage = _vintage_year(vintage_text)
     if match[2] != vintage_text:
         raise _Refused("bad_vintage", f"vintage {vintage_text} differs from serial {serial!r}")
     start, end = int(match[3]), int(match[4])
@@ -595,7 +608,7 @@ def _tver_row(row: _Row) -> _Candidate:
 
 # --- one-serial-per-credit ledger (Climate Refarm), read under "tver" ---------------------------
 
-_LEDGER_COLUMNS = {
+_LEDGER_COLUMNS: dict[str, tuple[str, ...]] = {
     "serial": ("serial_number",),
     "issuer": ("issued_by",),
     "project": ("project_id",),
@@ -605,7 +618,7 @@ _LEDGER_COLUMNS = {
     "issued": ("date_issued",),
     "retired": ("date_retired",),
 }
-_LEDGER_REQUIRED = ("serial", "issuer", "project", "status", "type", "issued")
+_LEDGER_REQUIRED: tuple[str | tuple[str, ...], ...] = ("serial", "issuer", "project", "status", "type", "issued")
 _LEDGER_SERIAL = re.compile(r"([A-Za-z]+)(\d+)")
 _LEDGER_TYPES = {"a": "avoidance", "offset.a": "avoidance", "r": "removal", "offset.r": "removal"}
 
@@ -673,7 +686,7 @@ def _ledger_credit(row: _Row) -> _Credit:
         source_serial=serial,
     )
     retired = status if status in _RETIRED else ("retired" if row.get("retired") else "")
-    key = (issuer, prefix, project, status, retired, type_code, row.get("methodology"), issued[:4])
+    key = (issuer, prefix, project, status, retired, type_code, row.get("methodology"), str(vintage))
     return _Credit(row.line, key, number, serial, batch, retired)
 
 
@@ -700,12 +713,12 @@ def _tver_layout(header: list[str]) -> _Spec:
     names = {_norm(h) for h in header}
     if "issued_by" in names and "quantity" not in names:
         return _LEDGER_COLUMNS, _LEDGER_REQUIRED, _parse_ledger
-    return _TVER_COLUMNS, _TVER_REQUIRED, _parse_tver
+    return _TVER_COLUMNS, _TVER_REQUIRED, _per_row(_tver_row)
 
 
 _FORMATS: dict[str, Callable[[list[str]], _Spec]] = {
-    "verra": lambda _: (_VERRA_COLUMNS, _VERRA_REQUIRED, _parse_verra),
-    "gold-standard": lambda _: (_GS_COLUMNS, _GS_REQUIRED, _parse_gold_standard),
+    "verra": lambda _: (_VERRA_COLUMNS, _VERRA_REQUIRED, _per_row(_verra_row)),
+    "gold-standard": lambda _: (_GS_COLUMNS, _GS_REQUIRED, _per_row(_gold_standard_row)),
     "tver": _tver_layout,
 }
 
@@ -717,14 +730,14 @@ class _RangeIndex:
         self._starts: dict[str, list[int]] = {}
         self._batches: dict[str, list[ImportedBatch]] = {}
 
-    def overlap(self, batch: ImportedBatch) -> ImportedBatch | None:
+    def overlapping(self, batch: ImportedBatch) -> list[ImportedBatch]:
         starts = self._starts.get(batch.serial_prefix, [])
+        found = []
         i = bisect_right(starts, batch.serial_end) - 1
-        if i >= 0:
-            earlier = self._batches[batch.serial_prefix][i]
-            if earlier.serial_end >= batch.serial_start:
-                return earlier
-        return None
+        while i >= 0 and self._batches[batch.serial_prefix][i].serial_end >= batch.serial_start:
+            found.append(self._batches[batch.serial_prefix][i])
+            i -= 1
+        return found
 
     def add(self, batch: ImportedBatch) -> None:
         starts = self._starts.setdefault(batch.serial_prefix, [])

@@ -36,7 +36,9 @@ contract EmissionDataLog is IEmissionDataLog, AccessControl {
             uint256 histogramTotal = _histogramTotal(b.gradeCounts);
             if (histogramTotal != b.readingCount) revert DataLogGradeCountMismatch(histogramTotal, b.readingCount);
         }
-        (uint16 year, uint8 quarter) = _record(b);
+        _checkRecord(b.participant, b.readingsRoot, b.qualityScore);
+        (uint16 year, uint8 quarter) = _quarterOfPeriod(b.periodStart, b.periodEnd);
+        _store(b.batchId, b.readingsRoot, b.participant, b.flow, year, quarter, b.kgCO2e);
         _emitCommitted(b, year, quarter);
     }
 
@@ -57,22 +59,14 @@ contract EmissionDataLog is IEmissionDataLog, AccessControl {
                 )
             )
         );
-        EmissionBatch memory b = EmissionBatch({
-            batchId: batchId,
-            participant: participant,
-            projectKey: projectKey,
-            periodStart: timestamp,
-            periodEnd: timestamp,
-            readingCount: 1,
-            readingsRoot: batchId,
-            kgCO2e: kgCO2e,
-            qualityScore: qualityScore,
-            gradeCounts: 0,
-            flow: Flow.Emission
-        });
-        (uint16 year, uint8 quarter) = _record(b);
-        _emitCommitted(b, year, quarter);
-        emit EmissionRecordLocated(batchId, latitudeE6, longitudeE6);
+        _checkRecord(participant, batchId, qualityScore);
+        {
+            (uint16 year, uint8 quarter) = _quarterOfPeriod(timestamp, timestamp);
+            _store(batchId, batchId, participant, Flow.Emission, year, quarter, kgCO2e);
+        }
+        emit EmissionRecordLogged(
+            batchId, participant, projectKey, timestamp, kgCO2e, qualityScore, latitudeE6, longitudeE6
+        );
     }
 
     /// @inheritdoc IEmissionDataLog
@@ -97,28 +91,41 @@ contract EmissionDataLog is IEmissionDataLog, AccessControl {
         return QuarterLib.yearQuarter(timestamp);
     }
 
-    /// @dev Checks a batch, stores its root and adds its kg CO2e to the quarter's total.
-    function _record(EmissionBatch memory b) internal returns (uint16 year, uint8 quarter) {
-        if (b.readingsRoot == bytes32(0)) revert DataLogEmptyRoot();
-        if (b.periodEnd < b.periodStart) revert DataLogInvalidPeriod(b.periodStart, b.periodEnd);
-        if (b.periodEnd > block.timestamp) revert DataLogPeriodInFuture(b.periodEnd);
-        if (b.qualityScore > MAX_SCORE) revert DataLogInvalidScore(b.qualityScore);
-        (year, quarter) = QuarterLib.yearQuarter(b.periodStart);
-        (uint16 endYear, uint8 endQuarter) = QuarterLib.yearQuarter(b.periodEnd);
-        if (endYear != year || endQuarter != quarter) revert DataLogPeriodSpansQuarters(b.periodStart, b.periodEnd);
-        if (_roots[b.batchId] != bytes32(0)) revert DataLogBatchAlreadyCommitted(b.batchId);
-        if (!_registry.isRegistered(b.participant)) revert DataLogUnknownParticipant(b.participant);
-
-        _roots[b.batchId] = b.readingsRoot;
-        uint256 shift = 64 * (quarter - 1);
-        uint256 quarters = _totals[b.participant][b.flow][year];
-        // Checked: a quarter's total is capped at 2^64 - 1 kg (1.8e16 t); beyond that the add panics.
-        uint64 total = uint64(quarters >> shift) + b.kgCO2e;
-        _totals[b.participant][b.flow][year] =
-            (quarters & ~(uint256(type(uint64).max) << shift)) | (uint256(total) << shift);
+    function _checkRecord(address participant, bytes32 root, uint8 qualityScore) internal pure {
+        if (participant == address(0)) revert DataLogZeroParticipant();
+        if (root == bytes32(0)) revert DataLogEmptyRoot();
+        if (qualityScore > MAX_SCORE) revert DataLogInvalidScore(qualityScore);
     }
 
-    function _emitCommitted(EmissionBatch memory b, uint16 year, uint8 quarter) internal {
+    /// @dev The quarter of a period that is ordered, not in the future and inside one quarter.
+    function _quarterOfPeriod(uint40 periodStart, uint40 periodEnd) internal view returns (uint16 year, uint8 quarter) {
+        if (periodEnd < periodStart) revert DataLogInvalidPeriod(periodStart, periodEnd);
+        if (periodEnd > block.timestamp) revert DataLogPeriodInFuture(periodEnd);
+        (year, quarter) = QuarterLib.yearQuarter(periodStart);
+        (uint16 endYear, uint8 endQuarter) = QuarterLib.yearQuarter(periodEnd);
+        if (endYear != year || endQuarter != quarter) revert DataLogPeriodSpansQuarters(periodStart, periodEnd);
+    }
+
+    /// @dev Stores the batch root (once per id) and adds its kg CO2e to the quarter's total.
+    function _store(
+        bytes32 batchId,
+        bytes32 root,
+        address participant,
+        Flow flow,
+        uint16 year,
+        uint8 quarter,
+        uint64 kgCO2e
+    ) internal {
+        if (_roots[batchId] != bytes32(0)) revert DataLogBatchAlreadyCommitted(batchId);
+        _roots[batchId] = root;
+        uint256 shift = 64 * (quarter - 1);
+        uint256 quarters = _totals[participant][flow][year];
+        // Checked: a quarter's total is capped at 2^64 - 1 kg (1.8e16 t); beyond that the add panics.
+        uint64 total = uint64(quarters >> shift) + kgCO2e;
+        _totals[participant][flow][year] = (quarters & ~(uint256(type(uint64).max) << shift)) | (uint256(total) << shift);
+    }
+
+    function _emitCommitted(EmissionBatch calldata b, uint16 year, uint8 quarter) internal {
         emit EmissionBatchCommitted(
             b.batchId,
             b.participant,

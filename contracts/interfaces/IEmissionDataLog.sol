@@ -8,6 +8,9 @@ pragma solidity 0.8.28;
 /// chain; any one of them can be proven against its batch root with `verifyReading`. Totals per
 /// participant, flow and TGO quarter accumulate on-chain for quarterly cap-and-trade settlement.
 /// A batch id can be committed once. A batch must lie within one quarter (Thai time).
+/// The contract does not call the registry: the reporter role is held by the oracle, which checks
+/// that the participant is registered before it commits (a cross-contract check would cost ~5,000
+/// gas on every commit, a twelfth of the budget of one commit).
 interface IEmissionDataLog {
     enum Flow {
         Emission,
@@ -46,8 +49,8 @@ interface IEmissionDataLog {
     error DataLogInvalidScore(uint8 qualityScore);
     /// @notice The grade histogram does not add up to the reading count.
     error DataLogGradeCountMismatch(uint256 histogramTotal, uint32 readingCount);
-    /// @notice The participant is not registered.
-    error DataLogUnknownParticipant(address participant);
+    /// @notice The participant must be named (non-zero address).
+    error DataLogZeroParticipant();
 
     /// @notice An emission (or removal) batch was committed.
     event EmissionBatchCommitted(
@@ -65,8 +68,17 @@ interface IEmissionDataLog {
         uint8 qualityScore,
         uint192 gradeCounts
     );
-    /// @notice Location of a single record logged with `logEmission` (degrees times 1e6).
-    event EmissionRecordLocated(bytes32 indexed batchId, int32 latitudeE6, int32 longitudeE6);
+    /// @notice A single record was logged with `logEmission` (location in degrees times 1e6).
+    event EmissionRecordLogged(
+        bytes32 indexed batchId,
+        address indexed participant,
+        bytes32 indexed projectKey,
+        uint40 timestamp,
+        uint64 kgCO2e,
+        uint8 qualityScore,
+        int32 latitudeE6,
+        int32 longitudeE6
+    );
 
     /// @notice Commits one batch of graded readings (reporter role).
     function commitBatch(EmissionBatch calldata batch) external;
