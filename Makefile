@@ -68,22 +68,32 @@ down:
 deploy: setup
 	$(VENV)/carbonix deploy
 
+FORGE := node_modules/@foundry-rs/forge-linux-amd64/bin/forge
+
+# Contract suites (unit, fuzz, invariant), Python against real anvil, then the demo as a self-check.
 test: setup
-	$(VENV)/pytest
+	$(FORGE) test
+	$(VENV)/pytest -q
+	$(MAKE) demo-check
 
 lint: setup
 	$(VENV)/ruff check carbonix scripts tests
 	$(VENV)/ruff format --check carbonix scripts tests
 
-# Placeholders, filled in by the issues that add them.
+# The narrated scenario on fresh chains in .state/demo; the chains keep running afterwards.
 demo: setup
-	$(VENV)/carbonix demo
+	CARBONIX_STATE_DIR=$(CURDIR)/.state/demo $(VENV)/carbonix demo
 
-bench: setup
-	@echo "bench: not written yet"; exit 1
-
+# The same scenario, every outcome asserted, on its own ports; stops its chains at the end.
 demo-check: setup
-	@echo "demo-check: not written yet"; exit 1
+	CARBONIX_STATE_DIR=$(CURDIR)/.state/demo-check CARBONIX_L1_PORT=18645 CARBONIX_L2_PORT=19645 \
+		$(VENV)/carbonix demo --check --stop
+
+# Figures: gasUsed of real transactions on anvil -> bench/results/gas.json, then the contract
+# fuzz and invariant suites with many more runs (FOUNDRY_PROFILE=bench).
+bench: setup
+	$(VENV)/python bench/gas.py
+	FOUNDRY_PROFILE=bench $(FORGE) test
 
 clean:
 	rm -rf .build .state/forge .state/ape .pytest_cache .ruff_cache .mypy_cache

@@ -7,6 +7,7 @@ loaded at start, dumped every few seconds and on exit, so a restart keeps the ch
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import signal
@@ -28,6 +29,7 @@ STATE_INTERVAL = 2
 # Block gas limit of the real DustBoy L2 (rollup.json); the L1 keeps anvil's default.
 L2_GAS_LIMIT = 800_000_000
 LAYERS = ("l1", "l2")
+PR_SET_PDEATHSIG = 1
 LABELS = {"l1": "L1 (JibChain)", "l2": "L2 (DustBoy)"}
 
 
@@ -88,18 +90,14 @@ def get_chain(settings: Settings, name: str, port: int | None = None) -> Chain:
     )
 
 
-def chains(
-    settings: Settings, l1_port: int | None = None, l2_port: int | None = None
-) -> list[Chain]:
+def chains(settings: Settings, l1_port: int | None = None, l2_port: int | None = None) -> list[Chain]:
     return [get_chain(settings, "l1", l1_port), get_chain(settings, "l2", l2_port)]
 
 
 def rpc(url: str, method: str, params: list[Any] | None = None, timeout: float = 2.0) -> Any:
     """One JSON-RPC call over HTTP; raises ChainError on any failure."""
     body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []})
-    request = urllib.request.Request(
-        url, data=body.encode(), headers={"Content-Type": "application/json"}
-    )
+    request = urllib.request.Request(url, data=body.encode(), headers={"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             reply = json.load(response)
@@ -116,17 +114,17 @@ def status(chain: Chain) -> ChainStatus:
     if pid is None or not _is_anvil(pid):
         return ChainStatus(chain, running=False, url=chain.url)
     try:
-        chain_id = int(rpc(url, "eth_chainId"), 16)
-        block = int(rpc(url, "eth_blockNumber"), 16)
-    except ChainError:
-        chain_id = block = None
+        chain_id, block = int(rpc(url, "eth_chainId"), 16), int(rpc(url, "eth_blockNumber"), 16)
+    except ChainError:  # running, not answering (yet)
+        return ChainStatus(chain, running=True, url=url, pid=pid)
     return ChainStatus(chain, running=True, url=url, pid=pid, chain_id=chain_id, block=block)
 
 
-def start(chain: Chain, settings: Settings, timeout: float = 30.0) -> ChainStatus:
+def start(chain: Chain, settings: Settings, timeout: float = 30.0, detach: bool = True) -> ChainStatus:
     """Start anvil for ``chain`` and wait until it answers with the right chain id.
 
-    Returns the status of the already running process if there is one (idempotent).
+    Returns the status of the already running process if there is one (idempotent). With
+    ``detach=False`` (test sessions) anvil gets SIGTERM when this process dies, even by kill -9.
     """
     current = status(chain)
     if current.running:
@@ -154,11 +152,10 @@ def start(chain: Chain, settings: Settings, timeout: float = 30.0) -> ChainStatu
             stderr=subprocess.STDOUT,
             cwd=chain.dir,
             start_new_session=True,
+            preexec_fn=None if detach else _die_with_parent,
         )
     chain.pid_file.write_text(f"{process.pid}\n")
-    chain.run_file.write_text(
-        json.dumps({"pid": process.pid, "url": chain.url, "chain_id": chain.chain_id}) + "\n"
-    )
+    chain.run_file.write_text(json.dumps({"pid": process.pid, "url": chain.url, "chain_id": chain.chain_id}) + "\n")
     _wait_ready(chain, process, timeout)
     return status(chain)
 
@@ -183,9 +180,9 @@ def stop(chain: Chain, timeout: float = 30.0) -> bool:
 
 
 def up(
-    settings: Settings, l1_port: int | None = None, l2_port: int | None = None
+    settings: Settings, l1_port: int | None = None, l2_port: int | None = None, detach: bool = True
 ) -> list[ChainStatus]:
-    return [start(chain, settings) for chain in chains(settings, l1_port, l2_port)]
+    return [start(chain, settings, detach=detach) for chain in chains(settings, l1_port, l2_port)]
 
 
 def down(settings: Settings) -> list[bool]:
@@ -235,8 +232,7 @@ def _wait_ready(chain: Chain, process: subprocess.Popen[bytes], timeout: float) 
         if process.poll() is not None:
             stop(chain)
             raise ChainError(
-                f"anvil for {chain.label} exited with code {process.returncode}:\n"
-                f"{_tail(chain.log_file)}"
+                f"anvil for {chain.label} exited with code {process.returncode}:\n" f"{_tail(chain.log_file)}"
             )
         try:
             chain_id = int(rpc(chain.url, "eth_chainId", timeout=0.5), 16)
@@ -258,6 +254,11 @@ def _tail(path: Path, lines: int = 15) -> str:
         return "(no log)"
 
 
+def _die_with_parent() -> None:
+    """Runs in the anvil child before exec: SIGTERM it when its parent dies (Linux prctl)."""
+    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def _alive(pid: int) -> bool:
     try:  # Reap it if it is our own child, so that it does not linger as a zombie.
         if os.waitpid(pid, os.WNOHANG)[0] == pid:
@@ -270,8 +271,15 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    try:  # A zombie (exited, not yet reaped by its parent) is not alive.
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    # A zombie (exited, not yet reaped by its parent) is dead once all its threads are: a
+    # thread-group leader turns Z before its other threads exit and close the listening socket.
+    proc = Path(f"/proc/{pid}")
+    try:
+        if (proc / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+            return True
+        return len(list((proc / "task").iterdir())) > 1
+    except FileNotFoundError:
+        return False
     except (OSError, IndexError):
         return True
 

@@ -61,9 +61,7 @@ def get_network(name: str) -> Network:
     try:
         return NETWORKS[name]
     except KeyError:
-        raise CarbonixLookupError(
-            f"unknown network {name!r}: expected one of {', '.join(NETWORKS)}"
-        ) from None
+        raise CarbonixLookupError(f"unknown network {name!r}: expected one of {', '.join(NETWORKS)}") from None
 
 
 def manifest_path(network: str, settings: Settings | None = None) -> Path:
@@ -134,7 +132,8 @@ class Deployment:
     def contract(self, name: str, web3: Web3 | None = None) -> Contract:
         """The deployed contract ``name`` (e.g. "CarbonRegistry") as a web3.py Contract."""
         if web3 is not None:
-            return web3.eth.contract(address=self.address(name), abi=self.abi(name))
+            address = Web3.to_checksum_address(self.address(name))
+            return web3.eth.contract(address=address, abi=self.abi(name))
         if name not in self._contracts:
             self._contracts[name] = self.contract(name, self.w3)
         return self._contracts[name]
@@ -169,20 +168,14 @@ def load_deployment(settings: Settings | None = None, network: str | None = None
         ) from None
     spec = NETWORKS.get(name)
     # A local chain is reached where it runs now; a real one where the manifest says.
-    if spec is not None and spec.local:
-        rpc_url = chain.rpc_url(settings, spec.layer)
-    else:
-        rpc_url = str(manifest["rpc_url"])
+    local = spec is not None and spec.local
+    rpc_url = chain.rpc_url(settings, spec.layer) if spec and local else str(manifest["rpc_url"])
     return Deployment(manifest=manifest, rpc_url=rpc_url)
 
 
 def ape_env(settings: Settings, network: Network) -> dict[str, str]:
     """Environment for an ape process that must see the same settings as this process."""
-    env = {
-        f"CARBONIX_{key.upper()}": str(value)
-        for key, value in settings.model_dump().items()
-        if value is not None
-    }
+    env = {f"CARBONIX_{key.upper()}": str(value) for key, value in settings.model_dump().items() if value is not None}
     env["SOLCX_BINARY_PATH"] = str(SOLCX_DIR)
     # Keep ape's data folder out of ~ for local work; real networks use the ape keystore.
     if network.local and "APE_DATA_FOLDER" not in os.environ:
@@ -190,9 +183,7 @@ def ape_env(settings: Settings, network: Network) -> dict[str, str]:
     return env
 
 
-def run_deploy(
-    network: str | None = None, settings: Settings | None = None, capture: bool = False
-) -> Deployment:
+def run_deploy(network: str | None = None, settings: Settings | None = None, capture: bool = False) -> Deployment:
     """Run ``ape run deploy --network <network>`` and load the manifest it wrote."""
     settings = settings or get_settings()
     spec = get_network(network or settings.network)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
-from eth_utils import keccak, to_checksum_address
+from eth_utils import is_address, keccak, to_checksum_address
 from web3 import Web3
 from web3.contract import Contract
 from web3.logs import DISCARD
@@ -24,6 +24,13 @@ from carbonix.exceptions import CarbonixLookupError, CarbonixValueError
 from carbonix.txs import ErrorDecoder, TxSender
 
 MAX_UINT48 = 2**48 - 1
+
+
+def wallet_address(value: str) -> str:
+    """A checksummed wallet address, or a clear error naming the bad input."""
+    if not isinstance(value, str) or not is_address(value):
+        raise CarbonixValueError(f"{value!r} is not a wallet address")
+    return to_checksum_address(value)
 
 
 def project_key(project_id: str) -> bytes:
@@ -123,7 +130,7 @@ class EmissionBatchInput:
             packed |= count << (32 * i)
         return (
             self.batch_id,
-            to_checksum_address(self.participant),
+            wallet_address(self.participant),
             project_key(self.project_id) if self.project_id else b"\0" * 32,
             self.period_start,
             self.period_end,
@@ -163,12 +170,12 @@ class Ledger:
         self, sender: LocalAccount, wallet: str, org_id: str, certified_until: int, proof: list[str]
     ) -> TxReceipt:
         fn = self.registry.functions.verifyParticipant(
-            to_checksum_address(wallet), org_id, certified_until, proof
+            wallet_address(wallet), org_id, certified_until, proof
         )
         return self.tx.transact(sender, fn)
 
     def participant(self, wallet: str) -> dict[str, Any]:
-        wallet = to_checksum_address(wallet)
+        wallet = wallet_address(wallet)
         p = self.registry.functions.participant(wallet).call()
         return {
             "wallet": wallet,
@@ -314,10 +321,10 @@ class Ledger:
         }
 
     def balance(self, wallet: str, batch_id: int) -> int:
-        return int(self.credits.functions.balanceOf(to_checksum_address(wallet), batch_id).call())
+        return int(self.credits.functions.balanceOf(wallet_address(wallet), batch_id).call())
 
     def transfer(self, sender: LocalAccount, to: str, batch_id: int, amount: int) -> TxReceipt:
-        fn = self.credits.functions.transfer(to_checksum_address(to), batch_id, amount)
+        fn = self.credits.functions.transfer(wallet_address(to), batch_id, amount)
         return self.tx.transact(sender, fn)
 
     def retire(
@@ -399,7 +406,7 @@ class Ledger:
         timestamp: int,
     ) -> TxReceipt:
         fn = self.datalog.functions.logEmission(
-            to_checksum_address(participant),
+            wallet_address(participant),
             project_key(project_id) if project_id else b"\0" * 32,
             round(latitude * 1_000_000),
             round(longitude * 1_000_000),
@@ -413,6 +420,6 @@ class Ledger:
         self, participant: str, year: int, quarter: int, flow: str = "emission"
     ) -> int:
         fn = self.datalog.functions.totalOf(
-            to_checksum_address(participant), enums.index("Flow", flow), year, quarter
+            wallet_address(participant), enums.index("Flow", flow), year, quarter
         )
         return int(fn.call())

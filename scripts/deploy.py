@@ -42,6 +42,18 @@ LICENSE = "mit"
 # sys.modules, which @dataclass needs for string annotations.
 
 
+class Deployed:
+    """What the deployment knows so far, across both layers."""
+
+    def __init__(self, deployer: str, roles: dict[str, str]) -> None:
+        self.deployer = deployer
+        self.roles = roles
+        self.instances: dict[str, ContractInstance] = {}
+
+    def __getitem__(self, name: str) -> str:
+        return str(self.instances[name].address)
+
+
 class Step(NamedTuple):
     """Deploy ``contracts/<name>.sol:<name>`` with ``args(deployment)``."""
 
@@ -73,18 +85,6 @@ L2_GRANTS = [
 ]
 
 PLAN = {"l1": (L1_STEPS, L1_GRANTS), "l2": (L2_STEPS, L2_GRANTS)}
-
-
-class Deployed:
-    """What the deployment knows so far, across both layers."""
-
-    def __init__(self, deployer: str, roles: dict[str, str]) -> None:
-        self.deployer = deployer
-        self.roles = roles
-        self.instances: dict[str, ContractInstance] = {}
-
-    def __getitem__(self, name: str) -> str:
-        return str(self.instances[name].address)
 
 
 class Build(NamedTuple):
@@ -142,9 +142,7 @@ def connect_uri(net: Network, settings: Settings) -> str:
     return os.environ[str(net.rpc_env)]
 
 
-def deploy_network(
-    net: Network, build: Build, deployed: Deployed, sender: AccountAPI, uri: str
-) -> dict[str, Any]:
+def deploy_network(net: Network, build: Build, deployed: Deployed, sender: AccountAPI, uri: str) -> dict[str, Any]:
     """Deploy and wire one network's contracts; return its manifest."""
     steps, grants = PLAN[net.layer]
     provider = networks.provider
@@ -199,9 +197,7 @@ def deploy_network(
     }
 
 
-def handover(
-    net: Network, deployed: Deployed, sender: AccountAPI, instances: list[ContractInstance]
-) -> None:
+def handover(net: Network, deployed: Deployed, sender: AccountAPI, instances: list[ContractInstance]) -> None:
     """Give DEFAULT_ADMIN_ROLE to the configured admin and renounce the deployer's."""
     admin = deployed.roles["admin"]
     if admin.lower() == deployed.deployer.lower():

@@ -54,7 +54,7 @@ def chains(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
         saved.setdefault(key, os.environ.pop(key, None))
     get_settings.cache_clear()
     try:
-        chain.up(settings)
+        chain.up(settings, detach=False)
         yield settings
     finally:
         chain.down(settings)

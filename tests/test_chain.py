@@ -114,9 +114,7 @@ def test_port_in_use_is_a_clear_error(own_chains: Settings) -> None:
     assert not chain.status(chain.get_chain(own_chains, "l1")).running
 
 
-def test_missing_anvil_says_run_make_setup(
-    own_chains: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_missing_anvil_says_run_make_setup(own_chains: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(chain, "ANVIL", own_chains.state_dir / "no-anvil")
     with pytest.raises(ChainError, match="make setup"):
         chain.start(chain.get_chain(own_chains, "l1"), own_chains)

@@ -15,12 +15,8 @@ from carbonix.exceptions import ChainError
 app = typer.Typer(no_args_is_help=True, help="Run the local L1 and L2 chains (anvil).")
 console = Console()
 
-L1Port = Annotated[
-    int | None, typer.Option("--l1-port", help="L1 port [default: CARBONIX_L1_PORT or 8545]")
-]
-L2Port = Annotated[
-    int | None, typer.Option("--l2-port", help="L2 port [default: CARBONIX_L2_PORT or 9545]")
-]
+L1Port = Annotated[int | None, typer.Option("--l1-port", help="L1 port [default: CARBONIX_L1_PORT or 8545]")]
+L2Port = Annotated[int | None, typer.Option("--l2-port", help="L2 port [default: CARBONIX_L2_PORT or 9545]")]
 
 
 @app.command()

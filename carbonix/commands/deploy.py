@@ -44,13 +44,11 @@ def deploy(
         path = deployments.manifest_path(net, settings)
         contracts = shown.manifest["contracts"]
         console.print(
-            f"[green]{net}[/] (chain {shown.chain_id}): {path}"
-            + ("" if contracts else ", no contracts yet"),
+            f"[green]{net}[/] (chain {shown.chain_id}): {path}" + ("" if contracts else ", no contracts yet"),
             soft_wrap=True,
         )
         for contract, entry in contracts.items():
             console.print(
-                f"  {contract:<16} {entry['address']}  block {entry['block_number']}"
-                f"  gas {entry['gas_used']}",
+                f"  {contract:<16} {entry['address']}  block {entry['block_number']}" f"  gas {entry['gas_used']}",
                 soft_wrap=True,
             )

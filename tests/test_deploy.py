@@ -1,0 +1,146 @@
+"""carbonix deploy: the real ape deployment to the test chains, its manifests and payloads."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from functools import cache
+from typing import Any
+
+import pytest
+from eth_abi import encode
+from web3 import Web3
+
+from carbonix import deployments
+from carbonix.config import PROJECT_ROOT, Settings
+from carbonix.deployments import Deployment
+from carbonix.exceptions import CarbonixLookupError
+
+L2_CONTRACTS = ["CarbonRegistry", "CarbonCredits", "EmissionDataLog"]
+DEFAULT_ADMIN_ROLE = b"\x00" * 32
+
+
+def test_manifest_has_code_receipts_and_settings(deployment: Deployment) -> None:
+    m = deployment.manifest
+    assert (m["network"], m["layer"], m["chain_id"]) == ("l2-local", "l2", 555888)
+    assert deployment.w3.eth.chain_id == 555888
+    assert m["rpc_url"] == deployment.rpc_url
+    assert m["deployer"] == deployments.role_account("admin").address
+    assert m["roles"] == {r: deployments.role_account(r).address for r in deployments.ROLE_INDEX}
+    assert m["compiler"] == {
+        "version": "0.8.28+commit.7893614a",
+        "optimizer": True,
+        "runs": 10000,
+        "evm_version": "cancun",
+        "via_ir": False,
+        "bytecode_hash": "none",
+        "cbor_metadata": False,
+    }
+    assert set(L2_CONTRACTS) <= set(deployment.names)
+    for name in L2_CONTRACTS:
+        entry = m["contracts"][name]
+        assert len(deployment.w3.eth.get_code(entry["address"])) > 0
+        receipt = deployment.w3.eth.get_transaction_receipt(entry["tx_hash"])
+        assert receipt["contractAddress"] == entry["address"]
+        assert receipt["blockNumber"] == entry["block_number"]
+        assert receipt["gasUsed"] == entry["gas_used"]
+        assert any(item["type"] == "constructor" for item in entry["abi"])
+    registry = m["contracts"]["CarbonRegistry"]["address"]
+    assert m["contracts"]["CarbonCredits"]["constructor_args"] == [m["deployer"], registry]
+    assert deployment.from_block == m["contracts"]["CarbonRegistry"]["block_number"]
+
+
+def test_l1_manifest_is_written(l1_deployment: Deployment) -> None:
+    m = l1_deployment.manifest
+    assert (m["network"], m["layer"], m["chain_id"]) == ("l1-local", "l1", 8899)
+    assert l1_deployment.w3.eth.chain_id == 8899
+    assert m["roles"]["tgo"] == deployments.role_account("tgo").address
+    assert isinstance(m["contracts"], dict)
+
+
+def test_roles_are_granted(deployment: Deployment) -> None:
+    roles = deployment.roles
+    registry = deployment.contract("CarbonRegistry")
+    credits = deployment.contract("CarbonCredits")
+    datalog = deployment.contract("EmissionDataLog")
+    granted = [
+        (registry, registry.functions.ORACLE_ROLE().call(), roles["oracle"]),
+        (credits, credits.functions.ISSUER_ROLE().call(), roles["tgo"]),
+        (datalog, datalog.functions.REPORTER_ROLE().call(), roles["oracle"]),
+    ]
+    for contract, role, holder in granted:
+        assert contract.functions.hasRole(role, holder).call()
+        assert not contract.functions.hasRole(role, roles["verifier"]).call()
+        assert contract.functions.hasRole(DEFAULT_ADMIN_ROLE, roles["admin"]).call()
+    assert len(deployment.manifest["grants"]) == 3
+
+
+def test_signer_web3_sends_as_a_role(l2_snapshot: Deployment) -> None:
+    oracle = deployments.role_account("oracle")
+    w3 = l2_snapshot.signer_web3(oracle)
+    registry = l2_snapshot.contract("CarbonRegistry", web3=w3)
+    root = Web3.keccak(text="test root")
+    tx_hash = registry.functions.publishParticipantRoot(root).transact()
+    receipt = w3.eth.wait_for_transaction_receipt(tx_hash)
+    assert receipt["status"] == 1
+    assert receipt["from"] == oracle.address
+
+
+@cache
+def recompile(standard_json: str) -> dict[str, Any]:
+    """Compile a payload's standard JSON with the npm solc, asking for immutable positions."""
+    data = json.loads(standard_json)
+    data["settings"]["outputSelection"] = {
+        "*": {"*": ["evm.deployedBytecode.object", "evm.deployedBytecode.immutableReferences"]}
+    }
+    shim = PROJECT_ROOT / "toolchain" / "solc-shim.js"
+    result = subprocess.run(
+        ["node", str(shim), "--standard-json"],
+        input=json.dumps(data),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    output: dict[str, Any] = json.loads(result.stdout)
+    errors = [e["formattedMessage"] for e in output.get("errors", []) if e["severity"] == "error"]
+    assert not errors, errors
+    return output
+
+
+def masked(code: bytes, immutables: dict[str, list[dict[str, int]]]) -> bytes:
+    out = bytearray(code)
+    for refs in immutables.values():
+        for ref in refs:
+            out[ref["start"] : ref["start"] + ref["length"]] = bytes(ref["length"])
+    return bytes(out)
+
+
+@pytest.mark.parametrize("name", L2_CONTRACTS)
+def test_verification_payload_recompiles_to_deployed_code(deployment: Deployment, chains: Settings, name: str) -> None:
+    entry = deployment.manifest["contracts"][name]
+    path = deployments.verify_dir("l2-local", chains) / f"{name}.json"
+    payload = json.loads(path.read_text())
+    assert payload["contract_name"] == f"contracts/{name}.sol:{name}"
+    assert payload["compiler_version"] == "v0.8.28+commit.7893614a"
+    assert payload["address"] == entry["address"]
+    ctor = next(item for item in entry["abi"] if item["type"] == "constructor")
+    types = [i["type"] for i in ctor["inputs"]]
+    assert payload["constructor_arguments"] == encode(types, entry["constructor_args"]).hex()
+    sources = payload["standard_json_input"]["sources"]
+    assert all("content" in source for source in sources.values())
+
+    output = recompile(json.dumps(payload["standard_json_input"], sort_keys=True))
+    compiled = output["contracts"][f"contracts/{name}.sol"][name]["evm"]["deployedBytecode"]
+    immutables = compiled["immutableReferences"]
+    onchain = bytes(deployment.w3.eth.get_code(entry["address"]))
+    assert masked(onchain, immutables) == masked(bytes.fromhex(compiled["object"]), immutables)
+
+
+def test_missing_manifest_says_run_deploy(chains: Settings) -> None:
+    with pytest.raises(CarbonixLookupError, match="run `carbonix deploy`"):
+        deployments.load_deployment(chains, "dustboy")
+
+
+def test_unknown_contract_is_a_lookup_error(deployment: Deployment) -> None:
+    with pytest.raises(CarbonixLookupError, match="no contract 'Nope'"):
+        deployment.contract("Nope")
