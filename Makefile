@@ -51,7 +51,8 @@ $(VENV_STAMP): pyproject.toml uv.lock $(UV_STAMP)
 	$(UV) sync --locked
 	@touch $@
 
-$(SOLC_SHIM): toolchain/solc-shim.js $(NPM_STAMP)
+# Order-only: make sees the symlink with the mtime of the shim it points to.
+$(SOLC_SHIM): | $(NPM_STAMP)
 	@mkdir -p $(@D)
 	ln -sfn ../../toolchain/solc-shim.js $@
 	@$@ --version >/dev/null

@@ -24,7 +24,7 @@ from ape import accounts, compilers, networks, project
 from ape.api import AccountAPI
 from ape.contracts import ContractContainer, ContractInstance
 from eth_abi import encode
-from eth_utils import get_abi_input_types
+from eth_utils import get_abi_input_types, to_checksum_address
 from ethpm_types import ContractType
 from solcx import compile_standard
 from solcx.install import get_executable
@@ -130,8 +130,15 @@ def load_roles(net: Network, settings: Settings) -> tuple[AccountAPI, dict[str, 
     missing = [env for env in [*names.values(), "CARBONIX_DEPLOYER_ALIAS"] if env not in os.environ]
     if missing:
         raise click.ClickException(f"set {', '.join(missing)} to deploy to {net.name}")
+    try:
+        roles = {role: str(to_checksum_address(os.environ[env])) for role, env in names.items()}
+    except ValueError as err:
+        raise click.ClickException(f"a role address in {', '.join(names.values())}: {err}") from err
+    # An ape keystore account; APE_ACCOUNTS_<alias>_PASSPHRASE unlocks it without a prompt.
     deployer = accounts.load(os.environ["CARBONIX_DEPLOYER_ALIAS"])
-    return deployer, {role: os.environ[env] for role, env in names.items()}
+    if os.environ.get("CARBONIX_DEPLOYER_AUTOSIGN") == "1":  # else ape asks before each transaction
+        deployer.set_autosign(True)
+    return deployer, roles
 
 
 def connect_uri(net: Network, settings: Settings) -> str:
@@ -259,12 +266,11 @@ def cli(network_name: str) -> None:
     names = [step.name for net in nets for step in PLAN[net.layer][0]]
     click.echo(f"compiling {', '.join(names)} ...")
     build = compile_contracts(names)
-    deployed: Deployed | None = None
+    sender, roles = load_roles(target, settings)
+    deployed = Deployed(str(sender.address), roles)
     for net in nets:
         uri = connect_uri(net, settings)
         with networks.parse_network_choice(net.ape_choice, provider_settings={"uri": uri}):
-            sender, roles = load_roles(net, settings)
-            deployed = deployed or Deployed(str(sender.address), roles)
             manifest = deploy_network(net, build, deployed, sender, uri)
             path = write_outputs(net, manifest, build, settings)
         click.echo(f"{net.name} (chain {manifest['chain_id']}): {path}")

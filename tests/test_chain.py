@@ -6,6 +6,7 @@ import os
 import signal
 import socket
 import time
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -18,11 +19,15 @@ from carbonix.exceptions import ChainError
 DEAD = "0x000000000000000000000000000000000000dEaD"
 
 
-def send_value(url: str, wei: int) -> str:
-    """A plain transfer from anvil's unlocked account 0; returns the transaction hash."""
+def send_value(url: str, wei: int) -> dict[str, Any]:
+    """A plain transfer from anvil's unlocked account 0, mined; returns the receipt."""
     sender = deployments.role_account("admin").address
-    tx = {"from": sender, "to": DEAD, "value": hex(wei)}
-    return str(chain.rpc(url, "eth_sendTransaction", [tx]))
+    tx_hash = chain.rpc(url, "eth_sendTransaction", [{"from": sender, "to": DEAD, "value": hex(wei)}])
+    for _ in range(100):
+        if receipt := chain.rpc(url, "eth_getTransactionReceipt", [tx_hash]):
+            return dict(receipt)
+        time.sleep(0.05)
+    raise AssertionError(f"{tx_hash} not mined")
 
 
 def balance(url: str) -> int:
@@ -42,8 +47,9 @@ def run_cli(settings: Settings, *args: str) -> tuple[int, str]:
 def test_up_down_restart_keeps_state(own_chains: Settings) -> None:
     l1, l2 = chain.up(own_chains)
     assert (l1.chain_id, l2.chain_id) == (8899, 555888)
-    tx_hash = send_value(l2.url, 10**18)
+    sent = send_value(l2.url, 10**18)
     block = int(chain.rpc(l2.url, "eth_blockNumber"), 16)
+    assert block == int(sent["blockNumber"], 16)
 
     assert chain.down(own_chains) == [True, True]
     assert not chain.status(l2.chain).running
@@ -52,8 +58,7 @@ def test_up_down_restart_keeps_state(own_chains: Settings) -> None:
     l1, l2 = chain.up(own_chains)
     assert balance(l2.url) == 10**18
     assert int(chain.rpc(l2.url, "eth_blockNumber"), 16) == block
-    receipt = chain.rpc(l2.url, "eth_getTransactionReceipt", [tx_hash])
-    assert receipt["status"] == "0x1"
+    assert chain.rpc(l2.url, "eth_getTransactionReceipt", [sent["transactionHash"]]) == sent
     assert balance(l1.url) == 0  # the two chains are separate
 
 

@@ -5,19 +5,21 @@ from __future__ import annotations
 import json
 import subprocess
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import pytest
 from eth_abi import encode
 from web3 import Web3
 
-from carbonix import deployments
+from carbonix import chain, deployments
 from carbonix.config import PROJECT_ROOT, Settings
 from carbonix.deployments import Deployment
 from carbonix.exceptions import CarbonixLookupError
 
 L2_CONTRACTS = ["CarbonRegistry", "CarbonCredits", "EmissionDataLog"]
 DEFAULT_ADMIN_ROLE = b"\x00" * 32
+ROLES = list(deployments.ROLE_INDEX)
 
 
 def test_manifest_has_code_receipts_and_settings(deployment: Deployment) -> None:
@@ -144,3 +146,35 @@ def test_missing_manifest_says_run_deploy(chains: Settings) -> None:
 def test_unknown_contract_is_a_lookup_error(deployment: Deployment) -> None:
     with pytest.raises(CarbonixLookupError, match="no contract 'Nope'"):
         deployment.contract("Nope")
+
+
+def test_real_network_deploy_hands_admin_over(
+    own_chains: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The `dustboy` path: RPC URLs and roles from the environment, an ape keystore deployer,
+    and DEFAULT_ADMIN_ROLE moved from the deployer to CARBONIX_ADMIN. Local anvils stand in."""
+    from ape_accounts import import_account_from_private_key
+
+    l1, l2 = chain.up(own_chains, detach=False)
+    monkeypatch.setenv("APE_DATA_FOLDER", str(tmp_path / "ape"))
+    deployer = deployments.local_account(5)
+    import_account_from_private_key("cx-deployer", "a passphrase", "0x" + bytes(deployer.key).hex())
+    roles = {role: deployments.local_account(6 + i).address for i, role in enumerate(ROLES)}
+    env = {f"CARBONIX_{role.upper()}": address for role, address in roles.items()}
+    env |= {"JIBCHAIN_RPC_URL": l1.url, "DUSTBOY_L2_RPC_URL": l2.url}
+    env |= {"CARBONIX_DEPLOYER_ALIAS": "cx-deployer", "CARBONIX_DEPLOYER_AUTOSIGN": "1"}
+    env |= {"APE_ACCOUNTS_cx-deployer_PASSPHRASE": "a passphrase"}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+
+    live = deployments.run_deploy("dustboy", own_chains, capture=True)
+
+    assert (live.rpc_url, live.chain_id) == (l2.url, 555888)
+    assert live.manifest["deployer"] == deployer.address
+    assert live.roles == roles
+    assert deployments.load_deployment(own_chains, "jibchain").rpc_url == l1.url
+    for contract in live.contracts.values():
+        assert contract.functions.hasRole(DEFAULT_ADMIN_ROLE, roles["admin"]).call()
+        assert not contract.functions.hasRole(DEFAULT_ADMIN_ROLE, deployer.address).call()
+    registry = live.contract("CarbonRegistry")
+    assert registry.functions.hasRole(registry.functions.ORACLE_ROLE().call(), roles["oracle"]).call()

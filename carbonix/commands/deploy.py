@@ -31,7 +31,7 @@ def deploy(
     name = network or settings.network
     try:
         spec = deployments.get_network(name)
-        if verbose:
+        if verbose or not spec.local:  # real networks: ape may ask for a passphrase or to sign
             deployment = deployments.run_deploy(name, settings)
         else:
             with console.status(f"Compiling and deploying to {name} (ape run deploy) ..."):

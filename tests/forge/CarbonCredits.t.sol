@@ -66,12 +66,16 @@ contract CarbonCreditsTest is SystemTest {
     function test_issueBatch_revertsForNonIssuer() public {
         ICarbonCredits.IssueParams memory p = _params(pAdd, 1, 10, 0);
         vm.expectRevert(
-            abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, alice, Roles.ISSUER)
+            abi.encodeWithSelector(
+                IAccessControl.AccessControlUnauthorizedAccount.selector, alice, Roles.ISSUER
+            )
         );
         vm.prank(alice);
         credits.issueBatch(p);
         vm.expectRevert(
-            abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, oracle, Roles.ISSUER)
+            abi.encodeWithSelector(
+                IAccessControl.AccessControlUnauthorizedAccount.selector, oracle, Roles.ISSUER
+            )
         );
         vm.prank(oracle);
         credits.issueBatch(p);
@@ -157,7 +161,9 @@ contract CarbonCreditsTest is SystemTest {
         vm.expectRevert(abi.encodeWithSelector(ICarbonCredits.CreditsInvalidBuffer.selector, uint16(10_000)));
         _issue(p);
         p.bufferBps = type(uint16).max;
-        vm.expectRevert(abi.encodeWithSelector(ICarbonCredits.CreditsInvalidBuffer.selector, type(uint16).max));
+        vm.expectRevert(
+            abi.encodeWithSelector(ICarbonCredits.CreditsInvalidBuffer.selector, type(uint16).max)
+        );
         _issue(p);
     }
 
@@ -182,7 +188,9 @@ contract CarbonCreditsTest is SystemTest {
     }
 
     function _expectOverlap(uint48 start, uint48 end, uint48 hint) internal {
-        vm.expectRevert(abi.encodeWithSelector(ICarbonCredits.CreditsSerialRangeOverlaps.selector, ns, start, end));
+        vm.expectRevert(
+            abi.encodeWithSelector(ICarbonCredits.CreditsSerialRangeOverlaps.selector, ns, start, end)
+        );
         _issue(pAdd, start, end, hint);
     }
 
@@ -307,7 +315,9 @@ contract CarbonCreditsTest is SystemTest {
         ps[0] = _params(pAdd, 1, 100, 0);
         ps[1] = _params(pAdd, 101, 200, 1);
         ps[2] = _params(pAdd, 150, 250, 101); // overlaps ps[1]
-        vm.expectRevert(abi.encodeWithSelector(ICarbonCredits.CreditsSerialRangeOverlaps.selector, ns, 150, 250));
+        vm.expectRevert(
+            abi.encodeWithSelector(ICarbonCredits.CreditsSerialRangeOverlaps.selector, ns, 150, 250)
+        );
         vm.prank(tgo);
         credits.issueBatches(ps);
         vm.assertEq(credits.firstSerialStart(ns), 0);
@@ -322,7 +332,9 @@ contract CarbonCreditsTest is SystemTest {
 
     function test_issueBatches_revertsForNonIssuer() public {
         vm.expectRevert(
-            abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, alice, Roles.ISSUER)
+            abi.encodeWithSelector(
+                IAccessControl.AccessControlUnauthorizedAccount.selector, alice, Roles.ISSUER
+            )
         );
         vm.prank(alice);
         credits.issueBatches(new ICarbonCredits.IssueParams[](0));
@@ -386,7 +398,9 @@ contract CarbonCreditsTest is SystemTest {
 
     function test_transfer_revertsWhenInsufficient() public {
         uint256 id = _issue(pAdd, 1, 100, 0);
-        vm.expectRevert(abi.encodeWithSelector(ERC6909.ERC6909InsufficientBalance.selector, alice, 100, 101, id));
+        vm.expectRevert(
+            abi.encodeWithSelector(ERC6909.ERC6909InsufficientBalance.selector, alice, 100, 101, id)
+        );
         vm.prank(alice);
         credits.transfer(bob, id, 101);
     }
@@ -440,7 +454,12 @@ contract CarbonCreditsTest is SystemTest {
         vm.recordLogs();
         vm.prank(alice);
         (uint48 first, uint48 last) = credits.retire(
-            id, 250, "PTT Global Chemical", ICarbonCredits.RetirementPurpose.Cbam, 1_767_225_600, 1_774_976_399
+            id,
+            250,
+            "PTT Global Chemical",
+            ICarbonCredits.RetirementPurpose.Cbam,
+            1_767_225_600,
+            1_774_976_399
         );
         vm.assertEq(first, 1001);
         vm.assertEq(last, 1250);
@@ -476,7 +495,14 @@ contract CarbonCreditsTest is SystemTest {
         (uint48 f3, uint48 l3) = _retire(alice, id, 89);
         vm.expectEmit(address(credits));
         emit ICarbonCredits.CreditsRetired(
-            id, bob, ICarbonCredits.RetirementPurpose.Compliance, 1101, 1399, NOW - 90 days, NOW, "Siam Cement PCL"
+            id,
+            bob,
+            ICarbonCredits.RetirementPurpose.Compliance,
+            1101,
+            1399,
+            NOW - 90 days,
+            NOW,
+            "Siam Cement PCL"
         );
         (uint48 f4, uint48 l4) = _retire(bob, id, 299);
 
@@ -504,12 +530,16 @@ contract CarbonCreditsTest is SystemTest {
 
     function test_retire_revertsWhenMoreThanHeld() public {
         uint256 id = _issue(pAdd, 1, 100, 0);
-        vm.expectRevert(abi.encodeWithSelector(ERC6909.ERC6909InsufficientBalance.selector, alice, 100, 101, id));
+        vm.expectRevert(
+            abi.encodeWithSelector(ERC6909.ERC6909InsufficientBalance.selector, alice, 100, 101, id)
+        );
         _retire(alice, id, 101);
         vm.expectRevert(abi.encodeWithSelector(ERC6909.ERC6909InsufficientBalance.selector, bob, 0, 1, id));
         _retire(bob, id, 1);
         vm.expectRevert(
-            abi.encodeWithSelector(ERC6909.ERC6909InsufficientBalance.selector, alice, 100, type(uint48).max, id)
+            abi.encodeWithSelector(
+                ERC6909.ERC6909InsufficientBalance.selector, alice, 100, type(uint48).max, id
+            )
         );
         _retire(alice, id, type(uint48).max);
         vm.assertEq(credits.batch(id).retired, 0);
@@ -536,7 +566,9 @@ contract CarbonCreditsTest is SystemTest {
 
     function test_retire_revertsOnBadClaimPeriod() public {
         uint256 id = _issue(pAdd, 1, 100, 0);
-        vm.expectRevert(abi.encodeWithSelector(ICarbonCredits.CreditsInvalidClaimPeriod.selector, NOW, NOW - 1));
+        vm.expectRevert(
+            abi.encodeWithSelector(ICarbonCredits.CreditsInvalidClaimPeriod.selector, NOW, NOW - 1)
+        );
         vm.prank(alice);
         credits.retire(id, 1, "x", ICarbonCredits.RetirementPurpose.VoluntaryOffset, NOW, NOW - 1);
         vm.prank(alice); // a one-instant period is fine

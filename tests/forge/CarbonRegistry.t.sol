@@ -49,7 +49,10 @@ contract CarbonRegistryTest is BaseTest {
         vm.expectRevert(abi.encodeWithSelector(ICarbonRegistry.RegistryEmptyId.selector));
         vm.prank(alice);
         registry.registerParticipant(
-            "", ICarbonRegistry.AccountType.Corporation, ICarbonRegistry.TradeRole.Both, ICarbonRegistry.Sector.Energy
+            "",
+            ICarbonRegistry.AccountType.Corporation,
+            ICarbonRegistry.TradeRole.Both,
+            ICarbonRegistry.Sector.Energy
         );
     }
 
@@ -67,9 +70,12 @@ contract CarbonRegistryTest is BaseTest {
 
     function test_registerParticipant_revertsOnEnumOutOfRange() public {
         vm.prank(alice);
-        (bool ok,) = address(registry).call(
-            abi.encodeWithSelector(registry.registerParticipant.selector, "org", uint8(4), uint8(0), uint8(0))
-        );
+        (bool ok,) = address(registry)
+            .call(
+                abi.encodeWithSelector(
+                    registry.registerParticipant.selector, "org", uint8(4), uint8(0), uint8(0)
+                )
+            );
         vm.assertFalse(ok);
         vm.assertFalse(registry.isRegistered(alice));
     }
@@ -126,7 +132,9 @@ contract CarbonRegistryTest is BaseTest {
         vm.expectRevert(abi.encodeWithSelector(ICarbonRegistry.RegistryCertificationExpired.selector, NOW));
         registry.verifyParticipant(alice, orgIdOf(alice), NOW, proof);
 
-        vm.expectRevert(abi.encodeWithSelector(ICarbonRegistry.RegistryCertificationExpired.selector, NOW - 1));
+        vm.expectRevert(
+            abi.encodeWithSelector(ICarbonRegistry.RegistryCertificationExpired.selector, NOW - 1)
+        );
         registry.verifyParticipant(alice, orgIdOf(alice), NOW - 1, proof);
     }
 
@@ -246,14 +254,18 @@ contract CarbonRegistryTest is BaseTest {
 
     function test_publishParticipantRoot_revertsForNonOracle() public {
         vm.expectRevert(
-            abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, alice, Roles.ORACLE)
+            abi.encodeWithSelector(
+                IAccessControl.AccessControlUnauthorizedAccount.selector, alice, Roles.ORACLE
+            )
         );
         vm.prank(alice);
         registry.publishParticipantRoot(bytes32(uint256(1)));
 
         // The admin grants roles but does not hold them.
         vm.expectRevert(
-            abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, admin, Roles.ORACLE)
+            abi.encodeWithSelector(
+                IAccessControl.AccessControlUnauthorizedAccount.selector, admin, Roles.ORACLE
+            )
         );
         vm.prank(admin);
         registry.publishParticipantRoot(bytes32(uint256(1)));
@@ -273,15 +285,7 @@ contract CarbonRegistryTest is BaseTest {
         bytes32 key = keccak256(bytes(PROJECT));
         vm.expectEmit(address(registry));
         emit ICarbonRegistry.ProjectRegistered(
-            key,
-            alice,
-            1,
-            r.standard,
-            r.projectType,
-            r.latitudeE6,
-            r.longitudeE6,
-            r.projectId,
-            r.methodology
+            key, alice, 1, r.standard, r.projectType, r.latitudeE6, r.longitudeE6, r.projectId, r.methodology
         );
         vm.prank(alice);
         vm.assertEq(registry.registerProject(r), key);
@@ -351,7 +355,8 @@ contract CarbonRegistryTest is BaseTest {
         int32[4] memory lats = [int32(90_000_000), -90_000_000, 90_000_000, -90_000_000];
         int32[4] memory lons = [int32(180_000_000), -180_000_000, -180_000_000, 180_000_000];
         for (uint256 i; i < 4; ++i) {
-            ICarbonRegistry.ProjectRegistration memory r = _registration(string.concat(PROJECT, vm.toString(i)));
+            ICarbonRegistry.ProjectRegistration memory r =
+                _registration(string.concat(PROJECT, vm.toString(i)));
             (r.latitudeE6, r.longitudeE6) = (lats[i], lons[i]);
             vm.prank(alice);
             registry.registerProject(r);
@@ -365,7 +370,9 @@ contract CarbonRegistryTest is BaseTest {
         (r.latitudeE6, r.longitudeE6) = (lat, lon);
         bool valid = lat >= -90_000_000 && lat <= 90_000_000 && lon >= -180_000_000 && lon <= 180_000_000;
         if (!valid) {
-            vm.expectRevert(abi.encodeWithSelector(ICarbonRegistry.RegistryInvalidCoordinates.selector, lat, lon));
+            vm.expectRevert(
+                abi.encodeWithSelector(ICarbonRegistry.RegistryInvalidCoordinates.selector, lat, lon)
+            );
         }
         vm.prank(alice);
         registry.registerProject(r);
@@ -375,10 +382,14 @@ contract CarbonRegistryTest is BaseTest {
     function test_registerProject_revertsWhenDuplicate() public {
         _onboard(alice, bob, carol);
         bytes32 key = _registerProject(alice, PROJECT, true);
-        vm.expectRevert(abi.encodeWithSelector(ICarbonRegistry.RegistryProjectAlreadyRegistered.selector, key));
+        vm.expectRevert(
+            abi.encodeWithSelector(ICarbonRegistry.RegistryProjectAlreadyRegistered.selector, key)
+        );
         vm.prank(alice);
         registry.registerProject(_registration(PROJECT));
-        vm.expectRevert(abi.encodeWithSelector(ICarbonRegistry.RegistryProjectAlreadyRegistered.selector, key));
+        vm.expectRevert(
+            abi.encodeWithSelector(ICarbonRegistry.RegistryProjectAlreadyRegistered.selector, key)
+        );
         vm.prank(bob);
         registry.registerProject(_registration(PROJECT));
     }
@@ -518,7 +529,9 @@ contract CarbonRegistryTest is BaseTest {
 
     function test_publishProjectRoot_revertsForNonOracle() public {
         vm.expectRevert(
-            abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, tgo, Roles.ORACLE)
+            abi.encodeWithSelector(
+                IAccessControl.AccessControlUnauthorizedAccount.selector, tgo, Roles.ORACLE
+            )
         );
         vm.prank(tgo);
         registry.publishProjectRoot(bytes32(uint256(1)));

@@ -13,7 +13,8 @@ contract EmissionDataLogTest is SystemTest {
     /// @dev 2026-04-01 00:00 ICT, the start of Q2 2026.
     uint40 internal constant Q2_2026 = 1_774_976_400;
     /// @dev Starts of the four quarters of 2025 in ICT, and of 2026 Q1.
-    uint40[5] internal quarterStarts = [1_735_664_400, 1_743_440_400, 1_751_302_800, 1_759_251_600, 1_767_200_400];
+    uint40[5] internal quarterStarts =
+        [1_735_664_400, 1_743_440_400, 1_751_302_800, 1_759_251_600, 1_767_200_400];
 
     function _packGrades(uint32[6] memory counts) internal pure returns (uint192 packed) {
         for (uint256 i; i < 6; ++i) {
@@ -77,7 +78,9 @@ contract EmissionDataLogTest is SystemTest {
     function test_commitBatch_revertsForNonReporter() public {
         IEmissionDataLog.EmissionBatch memory b = _batch("b1");
         vm.expectRevert(
-            abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, alice, Roles.REPORTER)
+            abi.encodeWithSelector(
+                IAccessControl.AccessControlUnauthorizedAccount.selector, alice, Roles.REPORTER
+            )
         );
         vm.prank(alice);
         dataLog.commitBatch(b);
@@ -86,11 +89,15 @@ contract EmissionDataLogTest is SystemTest {
     function test_commitBatch_revertsOnReplay() public {
         IEmissionDataLog.EmissionBatch memory b = _batch("b1");
         _commit(b);
-        _expectCommitRevert(b, abi.encodeWithSelector(IEmissionDataLog.DataLogBatchAlreadyCommitted.selector, b.batchId));
+        _expectCommitRevert(
+            b, abi.encodeWithSelector(IEmissionDataLog.DataLogBatchAlreadyCommitted.selector, b.batchId)
+        );
         // Same id, different content: still a replay.
         b.readingsRoot = keccak256("other");
         b.kgCO2e = 1;
-        _expectCommitRevert(b, abi.encodeWithSelector(IEmissionDataLog.DataLogBatchAlreadyCommitted.selector, b.batchId));
+        _expectCommitRevert(
+            b, abi.encodeWithSelector(IEmissionDataLog.DataLogBatchAlreadyCommitted.selector, b.batchId)
+        );
         vm.assertEq(dataLog.totalOf(alice, IEmissionDataLog.Flow.Emission, 2026, 2), 5000);
     }
 
@@ -110,13 +117,17 @@ contract EmissionDataLogTest is SystemTest {
     function test_commitBatch_revertsOnInvertedPeriod() public {
         IEmissionDataLog.EmissionBatch memory b = _batch("b1");
         (b.periodStart, b.periodEnd) = (NOW, NOW - 1);
-        _expectCommitRevert(b, abi.encodeWithSelector(IEmissionDataLog.DataLogInvalidPeriod.selector, NOW, NOW - 1));
+        _expectCommitRevert(
+            b, abi.encodeWithSelector(IEmissionDataLog.DataLogInvalidPeriod.selector, NOW, NOW - 1)
+        );
     }
 
     function test_commitBatch_revertsOnPeriodInFuture() public {
         IEmissionDataLog.EmissionBatch memory b = _batch("b1");
         b.periodEnd = NOW + 1;
-        _expectCommitRevert(b, abi.encodeWithSelector(IEmissionDataLog.DataLogPeriodInFuture.selector, NOW + 1));
+        _expectCommitRevert(
+            b, abi.encodeWithSelector(IEmissionDataLog.DataLogPeriodInFuture.selector, NOW + 1)
+        );
         b.periodEnd = NOW; // ending now is fine
         _commit(b);
     }
@@ -126,13 +137,16 @@ contract EmissionDataLogTest is SystemTest {
         IEmissionDataLog.EmissionBatch memory b = _batch("b1");
         (b.periodStart, b.periodEnd) = (Q2_2026 - 1, Q2_2026);
         _expectCommitRevert(
-            b, abi.encodeWithSelector(IEmissionDataLog.DataLogPeriodSpansQuarters.selector, Q2_2026 - 1, Q2_2026)
+            b,
+            abi.encodeWithSelector(IEmissionDataLog.DataLogPeriodSpansQuarters.selector, Q2_2026 - 1, Q2_2026)
         );
         // Same quarter number, different year.
         (b.periodStart, b.periodEnd) = (quarterStarts[1], Q2_2026);
         _expectCommitRevert(
             b,
-            abi.encodeWithSelector(IEmissionDataLog.DataLogPeriodSpansQuarters.selector, quarterStarts[1], Q2_2026)
+            abi.encodeWithSelector(
+                IEmissionDataLog.DataLogPeriodSpansQuarters.selector, quarterStarts[1], Q2_2026
+            )
         );
 
         // Each side of the boundary on its own is fine.
@@ -148,9 +162,13 @@ contract EmissionDataLogTest is SystemTest {
     function test_commitBatch_revertsOnScoreAbove100() public {
         IEmissionDataLog.EmissionBatch memory b = _batch("b1");
         b.qualityScore = 101;
-        _expectCommitRevert(b, abi.encodeWithSelector(IEmissionDataLog.DataLogInvalidScore.selector, uint8(101)));
+        _expectCommitRevert(
+            b, abi.encodeWithSelector(IEmissionDataLog.DataLogInvalidScore.selector, uint8(101))
+        );
         b.qualityScore = 255;
-        _expectCommitRevert(b, abi.encodeWithSelector(IEmissionDataLog.DataLogInvalidScore.selector, uint8(255)));
+        _expectCommitRevert(
+            b, abi.encodeWithSelector(IEmissionDataLog.DataLogInvalidScore.selector, uint8(255))
+        );
         b.qualityScore = 100;
         _commit(b);
     }
@@ -159,7 +177,10 @@ contract EmissionDataLogTest is SystemTest {
         IEmissionDataLog.EmissionBatch memory b = _batch("b1");
         b.gradeCounts = _packGrades([uint32(600), 300, 80, 15, 4, 2]);
         _expectCommitRevert(
-            b, abi.encodeWithSelector(IEmissionDataLog.DataLogGradeCountMismatch.selector, uint256(1001), uint32(1000))
+            b,
+            abi.encodeWithSelector(
+                IEmissionDataLog.DataLogGradeCountMismatch.selector, uint256(1001), uint32(1000)
+            )
         );
         // Sums are not truncated to 32 bits: six maximal grades.
         uint32 m = type(uint32).max;
@@ -192,14 +213,15 @@ contract EmissionDataLogTest is SystemTest {
         IEmissionDataLog.EmissionBatch memory b = _batch("e1");
         (b.periodStart, b.periodEnd, b.kgCO2e) = (quarterStarts[0], quarterStarts[0] + 1 days, 100);
         _commit(b);
-        (b.batchId, b.periodStart, b.periodEnd, b.kgCO2e) = ("e2", quarterStarts[1] - 1, quarterStarts[1] - 1, 50);
+        (b.batchId, b.periodStart, b.periodEnd, b.kgCO2e) =
+        ("e2", quarterStarts[1] - 1, quarterStarts[1] - 1, 50);
         _commit(b); // last second of Q1 2025
         (b.batchId, b.periodStart, b.periodEnd, b.kgCO2e) = ("e3", quarterStarts[1], quarterStarts[2] - 1, 7);
         _commit(b); // the whole of Q2 2025
         (b.batchId, b.periodStart, b.periodEnd, b.kgCO2e) = ("e4", quarterStarts[3], quarterStarts[4] - 1, 9);
         _commit(b); // Q4 2025
         (b.batchId, b.flow, b.periodStart, b.periodEnd, b.kgCO2e) =
-            ("r1", IEmissionDataLog.Flow.Removal, quarterStarts[0], quarterStarts[0], 30);
+        ("r1", IEmissionDataLog.Flow.Removal, quarterStarts[0], quarterStarts[0], 30);
         _commit(b);
         (b.batchId, b.flow, b.participant, b.kgCO2e) = ("o1", IEmissionDataLog.Flow.Emission, bob, 1000);
         _commit(b);
@@ -230,9 +252,11 @@ contract EmissionDataLogTest is SystemTest {
         vm.assertEq(dataLog.totalOf(alice, IEmissionDataLog.Flow.Emission, 2026, 2), type(uint64).max);
     }
 
-    function test_fuzz_commitBatch_quarterTotals(uint8[8] memory quarters, bool[8] memory removal, uint32[8] memory kg)
-        public
-    {
+    function test_fuzz_commitBatch_quarterTotals(
+        uint8[8] memory quarters,
+        bool[8] memory removal,
+        uint32[8] memory kg
+    ) public {
         uint64[4][2] memory expected;
         for (uint256 i; i < 8; ++i) {
             uint256 q = quarters[i] % 4;
@@ -247,7 +271,9 @@ contract EmissionDataLogTest is SystemTest {
         for (uint256 f; f < 2; ++f) {
             for (uint256 q; q < 4; ++q) {
                 vm.assertEq(
-                    dataLog.totalOf(alice, IEmissionDataLog.Flow(f), 2025, uint8(q + 1)), expected[f][q], "total"
+                    dataLog.totalOf(alice, IEmissionDataLog.Flow(f), 2025, uint8(q + 1)),
+                    expected[f][q],
+                    "total"
                 );
             }
         }
@@ -263,7 +289,9 @@ contract EmissionDataLogTest is SystemTest {
     function test_logEmission_storesLeafAndEmits() public {
         bytes32 leaf = keccak256(
             bytes.concat(
-                keccak256(abi.encode(alice, pAdd, int32(13_756_331), int32(100_501_765), uint64(42), uint8(88), NOW))
+                keccak256(
+                    abi.encode(alice, pAdd, int32(13_756_331), int32(100_501_765), uint64(42), uint8(88), NOW)
+                )
             )
         );
         vm.expectEmit(address(dataLog));
@@ -284,7 +312,9 @@ contract EmissionDataLogTest is SystemTest {
 
     function test_logEmission_revertsForNonReporter() public {
         vm.expectRevert(
-            abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, tgo, Roles.REPORTER)
+            abi.encodeWithSelector(
+                IAccessControl.AccessControlUnauthorizedAccount.selector, tgo, Roles.REPORTER
+            )
         );
         vm.prank(tgo);
         dataLog.logEmission(alice, pAdd, 0, 0, 1, 1, NOW);
@@ -307,7 +337,9 @@ contract EmissionDataLogTest is SystemTest {
         leaves = new bytes32[](n);
         for (uint256 i; i < n; ++i) {
             leaves[i] = keccak256(
-                bytes.concat(keccak256(abi.encode(bytes32("SENSOR-7"), uint40(Q2_2026 + i * 900), uint64(10 + i), "A")))
+                bytes.concat(
+                    keccak256(abi.encode(bytes32("SENSOR-7"), uint40(Q2_2026 + i * 900), uint64(10 + i), "A"))
+                )
             );
         }
     }

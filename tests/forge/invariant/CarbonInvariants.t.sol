@@ -149,7 +149,5 @@ contract CarbonInvariantTest is BaseTest {
     /// @dev The campaign really drives the handler (forge also prints per-selector metrics).
     function afterInvariant() public view {
         vm.assertGt(handler.totalCalls(), 0, "handler never called");
-        uint256 r; for (uint256 i; i < handler.batchCount(); ++i) r += handler.retirements(handler.batchAt(i).id).length;
-        vm.assertEq(handler.batchCount() * 1e12 + handler.calls("issue") * 1e9 + handler.noProject()*1e6 + r, 0, "stats");
     }
 }

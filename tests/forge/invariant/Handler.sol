@@ -89,7 +89,6 @@ contract Handler is Test {
     mapping(bytes32 name => uint256) public calls;
     uint256 public totalCalls;
     uint256 public expectedReverts;
-    uint256 public noProject; uint256 public noRange;
 
     modifier step(bytes32 name) {
         vm.warp(time);
@@ -98,7 +97,13 @@ contract Handler is Test {
         _;
     }
 
-    constructor(CarbonRegistry registry_, CarbonCredits credits_, address oracle_, address tgo_, address exchange_) {
+    constructor(
+        CarbonRegistry registry_,
+        CarbonCredits credits_,
+        address oracle_,
+        address tgo_,
+        address exchange_
+    ) {
         registry = registry_;
         credits = credits_;
         oracle = oracle_;
@@ -157,7 +162,8 @@ contract Handler is Test {
             address a = _actors[i];
             _tree.push(a);
             _inTree[a] = true;
-            _treeUntil[a] = time + uint40(bound(uint256(keccak256(abi.encode(untilSeed, i))), 1 days, 730 days));
+            _treeUntil[a] =
+                time + uint40(bound(uint256(keccak256(abi.encode(untilSeed, i))), 1 days, 730 days));
         }
         vm.prank(oracle);
         registry.publishParticipantRoot(MerkleBuilder.root(_leaves(_tree, false)));
@@ -313,16 +319,17 @@ contract Handler is Test {
     /// ranges of the same call.
     function issue(uint256 projectSeed, uint256 nsSeed, uint256 rangeSeed) public step("issue") {
         (bool found, uint256 p) = _readyProject(projectSeed);
-        if (!found) { ++noProject; return; }
+        if (!found) return;
         uint256 count = 1 + (projectSeed >> 128) % 3;
         ICarbonCredits.IssueParams[] memory all = new ICarbonCredits.IssueParams[](count);
         uint256 n;
         for (uint256 c; c < count; ++c) {
-            (bool free, ICarbonCredits.IssueParams memory params) =
-                _planBatch(p, uint8((nsSeed % NAMESPACES + c) % NAMESPACES), keccak256(abi.encode(rangeSeed, c)));
+            (bool free, ICarbonCredits.IssueParams memory params) = _planBatch(
+                p, uint8((nsSeed % NAMESPACES + c) % NAMESPACES), keccak256(abi.encode(rangeSeed, c))
+            );
             if (free) all[n++] = params;
         }
-        if (n == 0) { ++noRange; return; }
+        if (n == 0) return;
         uint256[] memory ids;
         vm.startPrank(tgo);
         if (n == 1) {
@@ -354,7 +361,9 @@ contract Handler is Test {
         if (free) _recordBatch(params, ns, buffer, p);
     }
 
-    function _recordBatch(ICarbonCredits.IssueParams memory params, uint8 ns, uint48 buffer, uint256 p) internal {
+    function _recordBatch(ICarbonCredits.IssueParams memory params, uint8 ns, uint48 buffer, uint256 p)
+        internal
+    {
         uint256 id = uint256(keccak256(abi.encode(keccak256(bytes(_prefixes[ns])), params.serialStart)));
         _batches.push(
             GhostBatch({
@@ -424,7 +433,10 @@ contract Handler is Test {
     }
 
     /// @dev A free range with any hint but the right one reverts with exactly that hint.
-    function tryIssueBadHint(uint256 nsSeed, uint256 startSeed, uint256 hintSeed) public step("tryIssueBadHint") {
+    function tryIssueBadHint(uint256 nsSeed, uint256 startSeed, uint256 hintSeed)
+        public
+        step("tryIssueBadHint")
+    {
         (bool found, uint256 p) = _readyProject(nsSeed);
         if (!found) return;
         uint8 ns = uint8(nsSeed % NAMESPACES);
@@ -463,7 +475,10 @@ contract Handler is Test {
 
     // ------------------------------------------------------------------ transfers and retirement
 
-    function transfer(uint256 batchSeed, uint256 fromSeed, uint256 toSeed, uint256 amount) public step("transfer") {
+    function transfer(uint256 batchSeed, uint256 fromSeed, uint256 toSeed, uint256 amount)
+        public
+        step("transfer")
+    {
         (bool found, uint256 id, address from) = _holding(batchSeed, fromSeed);
         if (!found) return;
         address to = _receiver(toSeed);
@@ -488,13 +503,18 @@ contract Handler is Test {
             try credits.transfer(to, id, 1) {
                 revert("unverified receiver accepted");
             } catch (bytes memory err) {
-                _assertError(err, abi.encodeWithSelector(ICarbonCredits.CreditsReceiverNotVerified.selector, to));
+                _assertError(
+                    err, abi.encodeWithSelector(ICarbonCredits.CreditsReceiverNotVerified.selector, to)
+                );
             }
             return;
         }
     }
 
-    function retire(uint256 batchSeed, uint256 holderSeed, uint256 amount, uint256 purpose) public step("retire") {
+    function retire(uint256 batchSeed, uint256 holderSeed, uint256 amount, uint256 purpose)
+        public
+        step("retire")
+    {
         (bool found, uint256 id, address holder) = _holding(batchSeed, holderSeed);
         if (!found) return;
         GhostBatch storage b = _batches[_batchIndex[id] - 1];
@@ -612,8 +632,8 @@ contract Handler is Test {
             uint256 i = (seed % n + k) % n;
             GhostProject storage p = _projects[i];
             if (
-                projectEpoch != 0 && _projectCertifiedEpoch[p.key] == projectEpoch && _projectAdditional[p.key]
-                    && isVerifiedModel(p.owner)
+                projectEpoch != 0 && _projectCertifiedEpoch[p.key] == projectEpoch
+                    && _projectAdditional[p.key] && isVerifiedModel(p.owner)
             ) return (true, i);
         }
         return (false, 0);

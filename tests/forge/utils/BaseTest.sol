@@ -180,7 +180,11 @@ abstract contract BaseTest is Test {
 
     // --- projects ---
 
-    function _registration(string memory projectId) internal pure returns (ICarbonRegistry.ProjectRegistration memory) {
+    function _registration(string memory projectId)
+        internal
+        pure
+        returns (ICarbonRegistry.ProjectRegistration memory)
+    {
         return ICarbonRegistry.ProjectRegistration({
             projectId: projectId,
             standard: ICarbonRegistry.Standard.TVer,
@@ -216,7 +220,8 @@ abstract contract BaseTest is Test {
             bytes32 key = keccak256(bytes(_projectIds[i]));
             if (!_projectInTree[key]) continue;
             ids[n] = _projectIds[i];
-            leaves[n++] = MerkleBuilder.projectLeaf(_projectIds[i], _projectOwners[key], _projectAdditional[key]);
+            leaves[n++] =
+                MerkleBuilder.projectLeaf(_projectIds[i], _projectOwners[key], _projectAdditional[key]);
         }
     }
 
@@ -235,7 +240,9 @@ abstract contract BaseTest is Test {
     function _projectProof(string memory projectId) internal view returns (bytes32[] memory) {
         (bytes32[] memory leaves, string[] memory ids) = _projectLeaves();
         for (uint256 i; i < ids.length; ++i) {
-            if (keccak256(bytes(ids[i])) == keccak256(bytes(projectId))) return MerkleBuilder.proof(leaves, i);
+            if (keccak256(bytes(ids[i])) == keccak256(bytes(projectId))) {
+                return MerkleBuilder.proof(leaves, i);
+            }
         }
         revert("BaseTest: project not in tree");
     }
@@ -275,10 +282,18 @@ abstract contract BaseTest is Test {
         return uint256(keccak256(abi.encode(keccak256(bytes(prefix)), serialStart)));
     }
 
-    function _retire(address holder, uint256 batchId, uint48 amount) internal returns (uint48 first, uint48 last) {
+    function _retire(address holder, uint256 batchId, uint48 amount)
+        internal
+        returns (uint48 first, uint48 last)
+    {
         vm.prank(holder);
         (first, last) = credits.retire(
-            batchId, amount, "Siam Cement PCL", ICarbonCredits.RetirementPurpose.Compliance, NOW - 90 days, NOW
+            batchId,
+            amount,
+            "Siam Cement PCL",
+            ICarbonCredits.RetirementPurpose.Compliance,
+            NOW - 90 days,
+            NOW
         );
     }
 }

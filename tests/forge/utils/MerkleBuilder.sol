@@ -17,7 +17,11 @@ library MerkleBuilder {
     }
 
     /// @notice Leaf of a TGO project: (projectId, owner, additional).
-    function projectLeaf(string memory projectId, address owner, bool additional) internal pure returns (bytes32) {
+    function projectLeaf(string memory projectId, address owner, bool additional)
+        internal
+        pure
+        returns (bytes32)
+    {
         return keccak256(bytes.concat(keccak256(abi.encode(projectId, owner, additional))));
     }
 
