@@ -3,6 +3,11 @@
     def test_something(deployment):          # L2 Deployment (manifest, w3, contracts)
         registry = deployment.contract("CarbonRegistry")
 
+- ``chains`` (session): L1 + L2 anvil for the whole session; yields their Settings.
+- ``deployment`` / ``l1_deployment`` (session): `ape run deploy` to those chains, loaded manifests.
+- ``l2_snapshot``: the L2 deployment, reverted (evm_snapshot/evm_revert) after the test.
+- ``own_chains``: Settings for chains a test starts and stops itself (tmp state, free ports).
+
 ``chains`` yields the Settings of the test chains. While the session runs, the same values are
 also in the environment (CARBONIX_STATE_DIR, CARBONIX_L1_PORT, ...) and ``get_settings()`` returns
 them, so CLI commands and subprocesses under test talk to the test chains, never to `.state/`.

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from eth_abi import encode
+from eth_account import Account
 from web3 import Web3
 
 from carbonix import chain, deployments
@@ -153,12 +154,13 @@ def test_real_network_deploy_hands_admin_over(
 ) -> None:
     """The `dustboy` path: RPC URLs and roles from the environment, an ape keystore deployer,
     and DEFAULT_ADMIN_ROLE moved from the deployer to CARBONIX_ADMIN. Local anvils stand in."""
-    from ape_accounts import import_account_from_private_key
-
     l1, l2 = chain.up(own_chains, detach=False)
-    monkeypatch.setenv("APE_DATA_FOLDER", str(tmp_path / "ape"))
+    # An ape keystore account, as `ape accounts import` writes it, in an ape folder of our own.
     deployer = deployments.local_account(5)
-    import_account_from_private_key("cx-deployer", "a passphrase", "0x" + bytes(deployer.key).hex())
+    keystore = tmp_path / "ape" / "accounts" / "cx-deployer.json"
+    keystore.parent.mkdir(parents=True)
+    keystore.write_text(json.dumps(Account.encrypt(deployer.key, "a passphrase")))
+    monkeypatch.setenv("APE_DATA_FOLDER", str(tmp_path / "ape"))
     roles = {role: deployments.local_account(6 + i).address for i, role in enumerate(ROLES)}
     env = {f"CARBONIX_{role.upper()}": address for role, address in roles.items()}
     env |= {"JIBCHAIN_RPC_URL": l1.url, "DUSTBOY_L2_RPC_URL": l2.url}
