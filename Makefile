@@ -74,9 +74,7 @@ FORGE := node_modules/@foundry-rs/forge-linux-amd64/bin/forge
 # Contract suites (unit, fuzz, invariant), Python against real anvil, then the demo as a self-check.
 test: setup
 	$(FORGE) test
-	# KNOWN FAILING, deselected until fixed (see the closing note of the issue-2 session):
-	# the real-network deploy test cannot find the ape account alias it imports.
-	$(VENV)/pytest -q --deselect tests/test_deploy.py::test_real_network_deploy_hands_admin_over
+	$(VENV)/pytest -q
 	$(MAKE) demo-check
 
 lint: setup

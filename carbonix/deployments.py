@@ -168,8 +168,7 @@ def load_deployment(settings: Settings | None = None, network: str | None = None
         ) from None
     spec = NETWORKS.get(name)
     # A local chain is reached where it runs now; a real one where the manifest says.
-    local = spec is not None and spec.local
-    rpc_url = chain.rpc_url(settings, spec.layer) if spec and local else str(manifest["rpc_url"])
+    rpc_url = chain.rpc_url(settings, spec.layer) if spec and spec.local else str(manifest["rpc_url"])
     return Deployment(manifest=manifest, rpc_url=rpc_url)
 
 
