@@ -76,8 +76,11 @@ def measure() -> dict[str, int]:
                 gas["verify_participant"] = r["gasUsed"]
 
         owner = users[0]
-        ledger.register_project(owner, "TH-TVER-2025-0001", "t_ver", "forestry", "T-VER-S-METH-13-01", 18.79, 98.98)
         tgo.publish(ledger, oracle, store, projects=[tgo.ProjectCertification("TH-TVER-2025-0001", owner.address, True)])
+        proof = store.project_proof("TH-TVER-2025-0001")["proof"]
+        gas["register_project"] = ledger.register_project(
+            owner, "TH-TVER-2025-0001", "t_ver", "forestry", "T-VER-S-METH-13-01", 18.79, 98.98, True, proof
+        )["gasUsed"]
         prefix = "TVER-TH-TVER-2025-0001-2025"
         ledger.issue_batches(tgo_key, [IssueRequest("TH-TVER-2025-0001", 2025, "removal", prefix, 1, 10_000, 1000)])
         (batch,) = ledger.issue_batches(

@@ -131,10 +131,14 @@ class Scenario:
             self.run("participants", "verify", "--as", str(index))
             self.expect(f"{name} verified", ledger.participant(self.wallet[name])["verified"], True)
 
-        self.say("The cooperative registers its no-burn rice straw project; TGO certifies it (additional)")
-        self.run("projects", "register", "--as", "5", "--id", PROJECT_ID, "--standard", "t_ver", "--type",
-                 "agriculture", "--methodology", "T-VER-S-METH-13-04", "--lat", "17.1545", "--lon", "104.1348")
+        self.say("TGO certifies the cooperative's no-burn rice straw project (additional): a project root")
         self.run("tgo", "publish", "--projects", str(projects))
+        self.say("Only the owner TGO listed can register the project id: the exporter cannot squat it")
+        register = ["projects", "register", "--id", PROJECT_ID, "--standard", "t_ver", "--type", "agriculture",
+                    "--methodology", "T-VER-S-METH-13-04", "--lat", "17.1545", "--lon", "104.1348"]
+        self.run(*register, "--as", "4", expect_error="only the listed owner can register it")
+        self.say("The cooperative registers it with its proof: registered and certified in one transaction")
+        self.run(*register, "--as", "5")
         self.expect("project certified", ledger.project(PROJECT_ID)["certified"], True)
 
         self.say(f"TGO issues {ISSUED:,} t of vintage 2025, {BUFFER_BPS / 100:.0f} % withheld for the buffer pool")

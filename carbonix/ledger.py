@@ -205,7 +205,11 @@ class Ledger:
         methodology: str,
         latitude: float,
         longitude: float,
+        additional: bool,
+        proof: list[str],
     ) -> TxReceipt:
+        """Register and certify a project the sender owns: ``additional`` and ``proof`` come from
+        the current TGO project list, which must name the sender as the owner."""
         registration = (
             project_id,
             enums.index("Standard", standard),
@@ -214,7 +218,8 @@ class Ledger:
             round(latitude * 1_000_000),
             round(longitude * 1_000_000),
         )
-        return self.tx.transact(owner, self.registry.functions.registerProject(registration))
+        fn = self.registry.functions.registerProject(registration, additional, proof)
+        return self.tx.transact(owner, fn)
 
     def certify_project(
         self, sender: LocalAccount, project_id: str, additional: bool, proof: list[str]
@@ -392,7 +397,20 @@ class Ledger:
 
     # data log -------------------------------------------------------------------------------
     def commit_emission_batch(self, reporter: LocalAccount, batch: EmissionBatchInput) -> TxReceipt:
-        return self.tx.transact(reporter, self.datalog.functions.commitBatch(batch.as_tuple()))
+        args = batch.as_tuple()
+        self._check_emitter(batch.participant, batch.project_id)
+        return self.tx.transact(reporter, self.datalog.functions.commitBatch(args))
+
+    def _check_emitter(self, participant: str, project_id: str | None) -> None:
+        """The data log does not call the registry (a gas trade-off, see IEmissionDataLog): the
+        reporter checks here that the participant and project are registered before it commits."""
+        wallet = wallet_address(participant)
+        if not self.registry.functions.isRegistered(wallet).call():
+            raise CarbonixValueError(
+                f"participant {wallet} is not registered: the data log records registered participants only"
+            )
+        if project_id and int(self.registry.functions.project(project_key(project_id)).call()[0], 16) == 0:
+            raise CarbonixValueError(f"project {project_id} is not registered")
 
     def log_emission(
         self,
@@ -405,6 +423,7 @@ class Ledger:
         quality_score: int,
         timestamp: int,
     ) -> TxReceipt:
+        self._check_emitter(participant, project_id)
         fn = self.datalog.functions.logEmission(
             wallet_address(participant),
             project_key(project_id) if project_id else b"\0" * 32,

@@ -165,6 +165,11 @@ class StandardMerkleTree:
         """The double-hashed leaf of ``value`` as 0x hex (whether or not it is in the tree)."""
         return _hex(standard_leaf_hash(self._types, value))
 
+    def value_hash(self, value: Sequence[Any]) -> str:
+        """The single hash ``keccak256(abi.encode(value))`` as 0x hex: what on-chain verifiers that
+        apply the outer leaf hash themselves (``EmissionDataLog.verifyReading``) take."""
+        return _hex(keccak(_encode(self._types, value)))
+
     def get_proof(self, index_or_value: int | Sequence[Any]) -> list[str]:
         """Sibling hashes from the leaf up to the root, for a value or its index in the input."""
         if isinstance(index_or_value, int):
@@ -206,8 +211,19 @@ def _check_types(types: object) -> tuple[str, ...]:
     return tuple(types)
 
 
+def _encode(types: tuple[str, ...], value: object, where: str = "value") -> bytes:
+    """``abi.encode`` of ``value`` after checking it fits ``types``."""
+    return _prepare_encoded(types, value, where)[1]
+
+
 def _prepare(types: tuple[str, ...], value: object, where: str) -> tuple[tuple[Any, ...], bytes]:
     """Check ``value`` against ``types``; return it (ints as ``int``) and its leaf hash."""
+    out, encoded = _prepare_encoded(types, value, where)
+    return out, keccak(keccak(encoded))
+
+
+def _prepare_encoded(types: tuple[str, ...], value: object, where: str) -> tuple[tuple[Any, ...], bytes]:
+    """Check ``value`` against ``types``; return it (ints as ``int``) and its ABI encoding."""
     if isinstance(value, str | bytes) or not isinstance(value, Sequence):
         raise CarbonixValueError(f"{where}: expected a list of {len(types)} values, got {value!r}")
     if len(value) != len(types):
@@ -220,7 +236,7 @@ def _prepare(types: tuple[str, ...], value: object, where: str) -> tuple[tuple[A
     except Exception as exc:  # eth-abi raises several unrelated types for a bad value
         shown = ", ".join(types)
         raise CarbonixValueError(f"{where}: {value!r} does not encode as ({shown}): {exc}") from exc
-    return out, keccak(keccak(encoded))
+    return out, encoded
 
 
 def _coerce(abi_type: str, v: object, where: str) -> Any:

@@ -192,7 +192,7 @@ class CertificationStore:
         path = self._path(kind)
         if not path.is_file():
             raise CarbonixLookupError(
-                f"no {kind} root published from here yet ({path}): run carbonix tgo publish"
+                f"no TGO {kind} root published from here yet ({path}): run carbonix tgo publish"
             )
         data = json.loads(path.read_text())
         return StandardMerkleTree.load(data["tree"]), int(data["epoch"])

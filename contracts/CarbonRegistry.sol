@@ -86,7 +86,10 @@ contract CarbonRegistry is ICarbonRegistry, AccessControl {
     }
 
     /// @inheritdoc ICarbonRegistry
-    function registerProject(ProjectRegistration calldata r) external returns (bytes32 projectKey) {
+    function registerProject(ProjectRegistration calldata r, bool additional, bytes32[] calldata proof)
+        external
+        returns (bytes32 projectKey)
+    {
         if (bytes(r.projectId).length == 0) revert RegistryEmptyId();
         if (!_isVerified(msg.sender)) revert RegistryNotVerified(msg.sender);
         int32 lat = r.latitudeE6;
@@ -97,18 +100,23 @@ contract CarbonRegistry is ICarbonRegistry, AccessControl {
         projectKey = keccak256(bytes(r.projectId));
         Project storage project_ = _projects[projectKey];
         if (project_.owner != address(0)) revert RegistryProjectAlreadyRegistered(projectKey);
+        // Only the owner TGO certified can register a project id, so no one can squat it first.
+        uint32 epoch = _checkProjectLeaf(r.projectId, msg.sender, additional, proof);
 
         uint24 index = ++_projectCount;
         project_.owner = msg.sender;
         project_.standard = r.standard;
         project_.projectType = r.projectType;
         project_.index = index;
+        project_.certifiedEpoch = epoch;
+        project_.additional = additional;
         project_.methodologyHash = keccak256(bytes(r.methodology));
         project_.latitudeE6 = lat;
         project_.longitudeE6 = lon;
         _projectKeys[index] = projectKey;
 
         _emitProjectRegistered(projectKey, index, r);
+        emit ProjectCertified(projectKey, epoch, additional);
     }
 
     /// @inheritdoc ICarbonRegistry
@@ -117,12 +125,8 @@ contract CarbonRegistry is ICarbonRegistry, AccessControl {
         Project storage project_ = _projects[projectKey];
         address owner = project_.owner;
         if (owner == address(0)) revert RegistryUnknownProject(projectKey);
-        bytes32 root = _projectRoot;
-        if (root == bytes32(0)) revert RegistryNoRoot();
-        bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(projectId, owner, additional))));
-        if (!MerkleProof.verifyCalldata(proof, root, leaf)) revert RegistryInvalidProof();
+        uint32 epoch = _checkProjectLeaf(projectId, owner, additional, proof);
 
-        uint32 epoch = _epochs.project;
         project_.certifiedEpoch = epoch;
         project_.additional = additional;
 
@@ -206,6 +210,20 @@ contract CarbonRegistry is ICarbonRegistry, AccessControl {
             r.projectId,
             r.methodology
         );
+    }
+
+    /// @dev Reverts unless (projectId, owner, additional) is a leaf of the current project root;
+    /// returns the root's epoch.
+    function _checkProjectLeaf(string calldata projectId, address owner, bool additional, bytes32[] calldata proof)
+        internal
+        view
+        returns (uint32 epoch)
+    {
+        bytes32 root = _projectRoot;
+        if (root == bytes32(0)) revert RegistryNoRoot();
+        bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(projectId, owner, additional))));
+        if (!MerkleProof.verifyCalldata(proof, root, leaf)) revert RegistryInvalidProof();
+        return _epochs.project;
     }
 
     function _isVerified(address wallet) internal view returns (bool) {

@@ -75,8 +75,15 @@ contract EmissionDataLog is IEmissionDataLog, AccessControl {
     }
 
     /// @inheritdoc IEmissionDataLog
-    function verifyReading(bytes32 batchId, bytes32 leaf, bytes32[] calldata proof) external view returns (bool) {
+    function verifyReading(bytes32 batchId, bytes32 readingHash, bytes32[] calldata proof)
+        external
+        view
+        returns (bool)
+    {
         bytes32 root = _roots[batchId];
+        // The outer hash is applied here, so an internal node (a hash of two children) can never
+        // pass for a reading: its preimage is 64 bytes, a leaf's is the 32-byte reading hash.
+        bytes32 leaf = keccak256(bytes.concat(readingHash));
         return root != bytes32(0) && MerkleProof.verifyCalldata(proof, root, leaf);
     }
 

@@ -23,8 +23,9 @@ from eth_account.signers.local import LocalAccount
 from carbonix.config import Settings
 from carbonix.context import account, open_ledger
 from carbonix.deployments import Deployment
-from carbonix.exceptions import ContractRevertError
+from carbonix.exceptions import CarbonixValueError, ContractRevertError
 from carbonix.ledger import IssuedBatch, IssueRequest, Ledger
+from carbonix.merkle import process_proof
 from carbonix.readings import Reading, build_batch
 from carbonix.tgo import CertificationStore, OrgCertification, ProjectCertification, publish
 
@@ -105,14 +106,32 @@ def test_tgo_publishes_and_participants_register_and_verify(world: World) -> Non
 
 def test_project_registered_and_certified(world: World) -> None:
     w = world
-    w.ledger.register_project(w.acct[5], PROJECT_ID, "t_ver", "agriculture", "T-VER-S-METH-13-04", 17.1545, 104.1348)
+    result = publish(w.ledger, w.oracle, w.store, projects=w.projects)
+    assert result.recertified_projects == []  # listed by TGO, not registered yet
+    entry = w.store.project_proof(PROJECT_ID)
+    assert (entry["owner"], entry["additional"]) == (w.acct[5].address, True)
+    details = ("t_ver", "agriculture", "T-VER-S-METH-13-04", 17.1545, 104.1348)
+
+    # Nobody else can take the id TGO listed for the cooperative, not even with its proof.
+    with pytest.raises(ContractRevertError) as exc:
+        w.ledger.register_project(w.acct[4], PROJECT_ID, *details, True, entry["proof"])
+    assert revert_name(exc) == "RegistryInvalidProof"
+    assert w.ledger.project(PROJECT_ID)["registered"] is False
+
+    w.ledger.register_project(w.acct[5], PROJECT_ID, *details, True, entry["proof"])
     info = w.ledger.project(PROJECT_ID)
-    assert (info["registered"], info["certified"]) == (True, False)
+    assert (info["registered"], info["certified"], info["additional"], info["owner"]) == (
+        True,
+        True,
+        True,
+        w.acct[5].address,
+    )
     assert (info["latitude"], info["longitude"]) == (17.1545, 104.1348)
+
+    # A new project root lapses every certification until re-proved; publish re-proves listed ones.
     result = publish(w.ledger, w.oracle, w.store, projects=w.projects)
     assert result.recertified_projects == [PROJECT_ID]
-    info = w.ledger.project(PROJECT_ID)
-    assert (info["certified"], info["additional"], info["owner"]) == (True, True, w.acct[5].address)
+    assert w.ledger.project(PROJECT_ID)["certified"] is True
 
 
 def test_issue_with_buffer_transfer_and_two_consecutive_retirements(world: World) -> None:
@@ -176,15 +195,35 @@ def test_emission_batch_totals_and_reading_proof_on_chain(world: World) -> None:
     assert w.ledger.datalog.functions.readingsRoot(batch.batch_id).call() == batch.readings_root
     verify = w.ledger.datalog.functions.verifyReading
     for r in (readings[0], readings[21], readings[-1]):
-        leaf = tree.leaf_hash(r.leaf())
-        assert verify(batch.batch_id, leaf, tree.get_proof(r.leaf())).call() is True
+        assert verify(batch.batch_id, tree.value_hash(r.leaf()), tree.get_proof(r.leaf())).call() is True
     forged = Reading("lc-meter-01", 500, readings[0].timestamp, grams[0] - 1, "A")
-    assert verify(batch.batch_id, tree.leaf_hash(forged.leaf()), tree.get_proof(0)).call() is False
+    assert verify(batch.batch_id, tree.value_hash(forged.leaf()), tree.get_proof(0)).call() is False
+    # An internal node, with the proof shortened to match, is in the tree but is not a reading.
+    proof = tree.get_proof(0)
+    node = process_proof(bytes.fromhex(tree.leaf_hash(readings[0].leaf())[2:]), [bytes.fromhex(proof[0][2:])])
+    assert verify(batch.batch_id, node, proof[1:]).call() is False
+    assert verify(batch.batch_id, tree.leaf_hash(readings[0].leaf()), proof).call() is False
 
     with pytest.raises(ContractRevertError) as exc:  # replayed batch id
         w.ledger.commit_emission_batch(w.oracle, batch)
     assert revert_name(exc) == "DataLogBatchAlreadyCommitted"
     assert w.ledger.emission_total(participant, year, quarter) == before + sum(grams) // 1000
+
+
+def test_emission_batch_for_unregistered_participant_or_project_is_refused(world: World) -> None:
+    """The contract leaves the registration check to the reporter: the client refuses first."""
+    w = world
+    now = int(w.ledger.w3.eth.get_block("latest")["timestamp"])
+    stranger = w.acct[9].address
+    readings = [Reading("lc-meter-02", 1, now - 120, 1_000_000, "A")]
+    batch, _ = build_batch(stranger, readings)
+    with pytest.raises(CarbonixValueError, match="is not registered"):
+        w.ledger.commit_emission_batch(w.oracle, batch)
+    assert w.ledger.datalog.functions.readingsRoot(batch.batch_id).call() == b"\0" * 32
+    with pytest.raises(CarbonixValueError, match="is not registered"):
+        w.ledger.log_emission(w.oracle, stranger, None, 13.75, 100.5, 5, 90, now - 120)
+    with pytest.raises(CarbonixValueError, match="project TH-NOPE is not registered"):
+        w.ledger.log_emission(w.oracle, w.acct[4].address, "TH-NOPE", 13.75, 100.5, 5, 90, now - 120)
 
 
 # --- refusals ----------------------------------------------------------------------------------
@@ -301,14 +340,22 @@ def test_cli_unknown_account_fails_cleanly(world: World) -> None:
     assert "Traceback" not in result.stderr + result.stdout
 
 
-def test_cli_bad_wallet_is_a_clear_error(chains) -> None:
+def test_cli_bad_wallet_is_a_clear_error(world: World) -> None:
     """A malformed wallet argument ends in one clear line, not a traceback."""
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    cli = Path(sys.executable).parent / "carbonix"
-    result = subprocess.run([str(cli), "credits", "balance", "0xnotanaddress", "1"], capture_output=True, text=True)
+    result = run_cli("credits", "balance", "0xnotanaddress", "1")
     assert result.returncode == 1
     assert "is not a wallet address" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_cli_project_register_needs_a_tgo_listing(world: World) -> None:
+    """A project TGO has not listed cannot be registered: one clear line, nothing sent."""
+    count = world.ledger.registry.functions.projectCount().call()
+    result = run_cli(
+        "projects", "register", "--as", "4", "--id", "TH-NOT-LISTED-0001", "--type", "forestry",
+        "--methodology", "T-VER-S-METH-13-01", "--lat", "18.0", "--lon", "99.0",
+    )
+    assert result.returncode == 1
+    assert "error:" in result.stderr and "TGO" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert world.ledger.registry.functions.projectCount().call() == count

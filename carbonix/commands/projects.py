@@ -8,6 +8,7 @@ from carbonix import enums
 from carbonix.commands._common import handle_errors, print_json, tx_line
 from carbonix.commands.tgo import store
 from carbonix.context import account, open_ledger
+from carbonix.exceptions import CarbonixValueError
 
 app = typer.Typer(no_args_is_help=True, help="Carbon projects (T-VER, Verra, Gold Standard).")
 
@@ -25,11 +26,22 @@ def register(
     latitude: float = typer.Option(..., "--lat", help="Latitude in degrees."),
     longitude: float = typer.Option(..., "--lon", help="Longitude in degrees."),
 ) -> None:
-    """Register a project owned by the sender."""
+    """Register a project the sender owns, proving TGO lists it (registration certifies it too)."""
+    owner = account(who)
+    entry = store().project_proof(project_id)
+    if entry["owner"].lower() != owner.address.lower():
+        raise CarbonixValueError(
+            f"TGO lists project {project_id} as owned by {entry['owner']}, not {owner.address}: "
+            "only the listed owner can register it"
+        )
     receipt = open_ledger().register_project(
-        account(who), project_id, standard, project_type, methodology, latitude, longitude
+        owner, project_id, standard, project_type, methodology, latitude, longitude,
+        entry["additional"], entry["proof"],
     )
-    tx_line(f"registered project {project_id}", receipt)
+    tx_line(
+        f"registered project {project_id} (certified, additional={entry['additional']}, epoch {entry['epoch']})",
+        receipt,
+    )
 
 
 @app.command("certify")
@@ -38,7 +50,7 @@ def certify(
     project_id: str = typer.Argument(..., help="Project id."),
     who: str = typer.Option("oracle", "--as", help="Account sending the proof (any account may)."),
 ) -> None:
-    """Certify a project with its proof from the latest TGO project root."""
+    """Re-certify a registered project with its proof from the latest TGO project root."""
     entry = store().project_proof(project_id)
     receipt = open_ledger().certify_project(
         account(who), project_id, entry["additional"], entry["proof"]

@@ -160,10 +160,16 @@ interface ICarbonRegistry {
     /// @notice Publishes a new TGO participant root (oracle role).
     function publishParticipantRoot(bytes32 root) external;
 
-    /// @notice Registers a project owned by the caller, who must be a verified participant.
-    function registerProject(ProjectRegistration calldata registration) external returns (bytes32 projectKey);
+    /// @notice Registers and certifies a project owned by the caller, who must be a verified
+    /// participant listed as its owner in the current TGO project root: leaf
+    /// (projectId, msg.sender, additional). Requiring the proof at registration means nobody can
+    /// take a project id before the owner TGO certified.
+    function registerProject(ProjectRegistration calldata registration, bool additional, bytes32[] calldata proof)
+        external
+        returns (bytes32 projectKey);
 
-    /// @notice Certifies a project under the current project root. Callable by anyone.
+    /// @notice Re-certifies a registered project under the current project root (after a new root
+    /// was published). Callable by anyone: the leaf binds the stored owner.
     function certifyProject(string calldata projectId, bool additional, bytes32[] calldata proof)
         external;
 

@@ -100,8 +100,11 @@ interface IEmissionDataLog {
     /// @notice The readings root committed under `batchId` (zero if none).
     function readingsRoot(bytes32 batchId) external view returns (bytes32);
 
-    /// @notice Whether `leaf` (a double-hashed reading) is in the batch, by its Merkle proof.
-    function verifyReading(bytes32 batchId, bytes32 leaf, bytes32[] calldata proof)
+    /// @notice Whether a reading is in the batch, by its Merkle proof.
+    /// @param readingHash keccak256 of the ABI-encoded reading (the single hash); the contract
+    /// applies the outer hash of the StandardMerkleTree leaf itself, so an internal node of the
+    /// tree is never accepted as a reading.
+    function verifyReading(bytes32 batchId, bytes32 readingHash, bytes32[] calldata proof)
         external
         view
         returns (bool);

@@ -86,8 +86,10 @@ contract CarbonCreditsTest is SystemTest {
         bytes32 unknown = keccak256("TH-CCEP-UNKNOWN");
         vm.expectRevert(abi.encodeWithSelector(ICarbonCredits.CreditsProjectNotCertified.selector, unknown));
         _issue(unknown, 1, 10, 0);
-        // Registered but not in the current tree.
+        // Registered, then left out of the current tree.
         bytes32 key = _registerProject(carol, "TH-CCEP-2025-0003", true);
+        _projectInTree[key] = false;
+        _publishProjects();
         vm.expectRevert(abi.encodeWithSelector(ICarbonCredits.CreditsProjectNotCertified.selector, key));
         _issue(key, 1, 10, 0);
     }

@@ -279,23 +279,30 @@ contract CarbonRegistryTest is BaseTest {
 
     // --- registerProject ---
 
-    function test_registerProject_storesRecordAndEmits() public {
+    function _projectEpoch() internal view returns (uint32 epoch) {
+        (, epoch) = registry.projectRoot();
+    }
+
+    function test_registerProject_storesCertifiedRecordAndEmits() public {
         _onboard(alice);
+        _listProject(alice, PROJECT, false);
         ICarbonRegistry.ProjectRegistration memory r = _registration(PROJECT);
         bytes32 key = keccak256(bytes(PROJECT));
         vm.expectEmit(address(registry));
         emit ICarbonRegistry.ProjectRegistered(
             key, alice, 1, r.standard, r.projectType, r.latitudeE6, r.longitudeE6, r.projectId, r.methodology
         );
+        vm.expectEmit(address(registry));
+        emit ICarbonRegistry.ProjectCertified(key, 1, false);
         vm.prank(alice);
-        vm.assertEq(registry.registerProject(r), key);
+        vm.assertEq(registry.registerProject(r, false, _projectProof(PROJECT)), key);
 
         ICarbonRegistry.Project memory p = registry.project(key);
         vm.assertEq(p.owner, alice);
         vm.assertEq(uint256(p.standard), uint256(r.standard));
         vm.assertEq(uint256(p.projectType), uint256(r.projectType));
         vm.assertFalse(p.additional);
-        vm.assertEq(p.certifiedEpoch, 0);
+        vm.assertEq(p.certifiedEpoch, 1);
         vm.assertEq(p.index, 1);
         vm.assertEq(p.methodologyHash, keccak256(bytes(r.methodology)));
         vm.assertEq(int256(p.latitudeE6), int256(r.latitudeE6));
@@ -303,40 +310,117 @@ contract CarbonRegistryTest is BaseTest {
         vm.assertEq(registry.projectKeyAt(1), key);
         vm.assertEq(registry.projectCount(), 1);
         vm.assertEq(registry.projectKeyOf(PROJECT), key);
-        (uint24 index,,) = registry.certifiedProject(key);
-        vm.assertEq(index, 0); // registered, not certified
+        (uint24 index, address owner, bool additional) = registry.certifiedProject(key);
+        vm.assertEq(index, 1);
+        vm.assertEq(owner, alice);
+        vm.assertFalse(additional);
+    }
+
+    function test_registerProject_recordsAdditionality() public {
+        _onboard(alice);
+        bytes32 key = _registerProject(alice, PROJECT, true);
+        (uint24 index,, bool additional) = registry.certifiedProject(key);
+        vm.assertEq(index, 1);
+        vm.assertTrue(additional);
     }
 
     function test_registerProject_revertsOnEmptyId() public {
         _onboard(alice);
+        _listProject(alice, PROJECT, true);
         vm.expectRevert(abi.encodeWithSelector(ICarbonRegistry.RegistryEmptyId.selector));
         vm.prank(alice);
-        registry.registerProject(_registration(""));
+        registry.registerProject(_registration(""), true, new bytes32[](0));
     }
 
     function test_registerProject_revertsForUnverifiedCaller() public {
         _onboard(alice);
         _register(dave);
+        _listProject(dave, PROJECT, true);
+        bytes32[] memory proof = _projectProof(PROJECT);
 
         vm.expectRevert(abi.encodeWithSelector(ICarbonRegistry.RegistryNotVerified.selector, dave));
-        vm.prank(dave); // registered, not certified
-        registry.registerProject(_registration(PROJECT));
+        vm.prank(dave); // registered and TGO-listed as the owner, but not certified as a participant
+        registry.registerProject(_registration(PROJECT), true, proof);
 
         vm.expectRevert(abi.encodeWithSelector(ICarbonRegistry.RegistryNotVerified.selector, eve));
         vm.prank(eve); // not even registered
-        registry.registerProject(_registration(PROJECT));
+        registry.registerProject(_registration(PROJECT), true, proof);
 
         // alice is revoked by a new root that leaves her out.
+        _listProject(alice, "TH-CCEP-2025-0002", true);
+        proof = _projectProof("TH-CCEP-2025-0002");
         address[] memory w = new address[](1);
         w[0] = bob;
         _publishParticipants(w);
         vm.expectRevert(abi.encodeWithSelector(ICarbonRegistry.RegistryNotVerified.selector, alice));
         vm.prank(alice);
-        registry.registerProject(_registration(PROJECT));
+        registry.registerProject(_registration("TH-CCEP-2025-0002"), true, proof);
+        vm.assertEq(registry.projectCount(), 0);
+    }
+
+    function test_registerProject_revertsWithoutRoot() public {
+        _onboard(alice);
+        vm.expectRevert(abi.encodeWithSelector(ICarbonRegistry.RegistryNoRoot.selector));
+        vm.prank(alice);
+        registry.registerProject(_registration(PROJECT), true, new bytes32[](0));
+    }
+
+    function test_registerProject_revertsOnInvalidProof() public {
+        _onboard(alice, bob, carol);
+        _listProject(alice, PROJECT, false);
+        _listProject(bob, "TH-CCEP-2025-0002", true);
+        bytes32[] memory proof = _projectProof(PROJECT);
+
+        // The tree says not additional: claiming additionality does not verify (CCP #5).
+        vm.expectRevert(abi.encodeWithSelector(ICarbonRegistry.RegistryInvalidProof.selector));
+        vm.prank(alice);
+        registry.registerProject(_registration(PROJECT), true, proof);
+
+        // Another project's proof; a project TGO never listed.
+        vm.expectRevert(abi.encodeWithSelector(ICarbonRegistry.RegistryInvalidProof.selector));
+        vm.prank(alice);
+        registry.registerProject(_registration(PROJECT), false, _projectProof("TH-CCEP-2025-0002"));
+        vm.expectRevert(abi.encodeWithSelector(ICarbonRegistry.RegistryInvalidProof.selector));
+        vm.prank(carol);
+        registry.registerProject(_registration("TH-CCEP-2025-0099"), false, proof);
+        vm.assertEq(registry.projectCount(), 0);
+    }
+
+    function test_registerProject_revertsOnInternalNodeProof() public {
+        _onboard(alice, bob, carol);
+        _listProject(alice, PROJECT, true);
+        _listProject(bob, "TH-CCEP-2025-0002", true);
+        _listProject(carol, "TH-CCEP-2025-0003", true);
+        (bytes32[] memory leaves,) = _projectLeaves();
+        (bytes32 node, bytes32[] memory nodeProof) = MerkleBuilder.parentOf(leaves, 0);
+        vm.assertTrue(MerkleProof.verify(nodeProof, MerkleBuilder.root(leaves), node));
+        vm.expectRevert(abi.encodeWithSelector(ICarbonRegistry.RegistryInvalidProof.selector));
+        vm.prank(alice);
+        registry.registerProject(_registration(PROJECT), true, nodeProof);
+    }
+
+    /// @dev Nobody but the owner TGO listed can take a project id: a squatter's registration
+    /// reverts, and the owner registers and certifies it afterwards.
+    function test_registerProject_squatterCannotTakeCertifiedProject() public {
+        _onboard(alice, bob, carol);
+        bytes32 key = _listProject(alice, PROJECT, true);
+        bytes32[] memory proof = _projectProof(PROJECT);
+
+        vm.expectRevert(abi.encodeWithSelector(ICarbonRegistry.RegistryInvalidProof.selector));
+        vm.prank(bob);
+        registry.registerProject(_registration(PROJECT), true, proof);
+
+        vm.prank(alice);
+        registry.registerProject(_registration(PROJECT), true, proof);
+        (, address owner,) = registry.certifiedProject(key);
+        vm.assertEq(owner, alice);
+        vm.assertEq(registry.project(key).owner, alice);
     }
 
     function test_registerProject_revertsOnBadCoordinates() public {
         _onboard(alice);
+        _listProject(alice, PROJECT, true);
+        bytes32[] memory proof = _projectProof(PROJECT);
         int32[4] memory lats = [int32(90_000_001), -90_000_001, 0, 0];
         int32[4] memory lons = [int32(0), 0, 180_000_001, -180_000_001];
         for (uint256 i; i < 4; ++i) {
@@ -346,7 +430,7 @@ contract CarbonRegistryTest is BaseTest {
                 abi.encodeWithSelector(ICarbonRegistry.RegistryInvalidCoordinates.selector, lats[i], lons[i])
             );
             vm.prank(alice);
-            registry.registerProject(r);
+            registry.registerProject(r, true, proof);
         }
     }
 
@@ -355,17 +439,21 @@ contract CarbonRegistryTest is BaseTest {
         int32[4] memory lats = [int32(90_000_000), -90_000_000, 90_000_000, -90_000_000];
         int32[4] memory lons = [int32(180_000_000), -180_000_000, -180_000_000, 180_000_000];
         for (uint256 i; i < 4; ++i) {
-            ICarbonRegistry.ProjectRegistration memory r =
-                _registration(string.concat(PROJECT, vm.toString(i)));
+            _listProject(alice, string.concat(PROJECT, vm.toString(i)), true);
+        }
+        for (uint256 i; i < 4; ++i) {
+            string memory id = string.concat(PROJECT, vm.toString(i));
+            ICarbonRegistry.ProjectRegistration memory r = _registration(id);
             (r.latitudeE6, r.longitudeE6) = (lats[i], lons[i]);
             vm.prank(alice);
-            registry.registerProject(r);
+            registry.registerProject(r, true, _projectProof(id));
         }
         vm.assertEq(registry.projectCount(), 4);
     }
 
     function test_fuzz_registerProject_coordinates(int32 lat, int32 lon) public {
         _onboard(alice);
+        _listProject(alice, PROJECT, true);
         ICarbonRegistry.ProjectRegistration memory r = _registration(PROJECT);
         (r.latitudeE6, r.longitudeE6) = (lat, lon);
         bool valid = lat >= -90_000_000 && lat <= 90_000_000 && lon >= -180_000_000 && lon <= 180_000_000;
@@ -374,51 +462,60 @@ contract CarbonRegistryTest is BaseTest {
                 abi.encodeWithSelector(ICarbonRegistry.RegistryInvalidCoordinates.selector, lat, lon)
             );
         }
+        bytes32[] memory proof = _projectProof(PROJECT);
         vm.prank(alice);
-        registry.registerProject(r);
+        registry.registerProject(r, true, proof);
         vm.assertEq(registry.projectCount(), valid ? 1 : 0);
     }
 
     function test_registerProject_revertsWhenDuplicate() public {
         _onboard(alice, bob, carol);
         bytes32 key = _registerProject(alice, PROJECT, true);
+        bytes32[] memory proof = _projectProof(PROJECT);
         vm.expectRevert(
             abi.encodeWithSelector(ICarbonRegistry.RegistryProjectAlreadyRegistered.selector, key)
         );
         vm.prank(alice);
-        registry.registerProject(_registration(PROJECT));
+        registry.registerProject(_registration(PROJECT), true, proof);
         vm.expectRevert(
             abi.encodeWithSelector(ICarbonRegistry.RegistryProjectAlreadyRegistered.selector, key)
         );
         vm.prank(bob);
-        registry.registerProject(_registration(PROJECT));
+        registry.registerProject(_registration(PROJECT), true, proof);
+        vm.assertEq(registry.projectCount(), 1);
     }
 
     // --- certifyProject ---
 
-    function test_certifyProject_certifiesAndEmits() public {
+    function test_certifyProject_recertifiesUnderNewRootAndEmits() public {
         _onboard(alice, bob, carol);
         bytes32 key = _registerProject(alice, PROJECT, true);
         _registerProject(bob, "TH-CCEP-2025-0002", false);
         (bytes32[] memory leaves,) = _projectLeaves();
         vm.prank(oracle);
-        registry.publishProjectRoot(MerkleBuilder.root(leaves));
+        registry.publishProjectRoot(MerkleBuilder.root(leaves)); // same tree, new epoch
+        uint32 epoch = _projectEpoch();
+        (uint24 index,,) = registry.certifiedProject(key);
+        vm.assertEq(index, 0); // lapsed until re-proved
 
         vm.expectEmit(address(registry));
-        emit ICarbonRegistry.ProjectCertified(key, 1, true);
+        emit ICarbonRegistry.ProjectCertified(key, epoch, true);
         vm.prank(eve); // anyone may submit
         registry.certifyProject(PROJECT, true, MerkleBuilder.proof(leaves, 0));
 
-        (uint24 index, address owner, bool additional) = registry.certifiedProject(key);
+        address owner;
+        bool additional;
+        (index, owner, additional) = registry.certifiedProject(key);
         vm.assertEq(index, 1);
         vm.assertEq(owner, alice);
         vm.assertTrue(additional);
-        vm.assertEq(registry.project(key).certifiedEpoch, 1);
+        vm.assertEq(registry.project(key).certifiedEpoch, epoch);
     }
 
-    function test_certifyProject_recordsNonAdditional() public {
+    function test_certifyProject_updatesAdditionality() public {
         _onboard(alice);
-        bytes32 key = _registerProject(alice, PROJECT, false);
+        bytes32 key = _registerProject(alice, PROJECT, true);
+        _projectAdditional[key] = false; // TGO revises its assessment
         _publishProjects();
         (uint24 index,, bool additional) = registry.certifiedProject(key);
         vm.assertEq(index, 1);
@@ -430,13 +527,6 @@ contract CarbonRegistryTest is BaseTest {
         registry.publishProjectRoot(bytes32(uint256(1)));
         bytes32 key = keccak256(bytes(PROJECT));
         vm.expectRevert(abi.encodeWithSelector(ICarbonRegistry.RegistryUnknownProject.selector, key));
-        registry.certifyProject(PROJECT, true, new bytes32[](0));
-    }
-
-    function test_certifyProject_revertsWithoutRoot() public {
-        _onboard(alice);
-        _registerProject(alice, PROJECT, true);
-        vm.expectRevert(abi.encodeWithSelector(ICarbonRegistry.RegistryNoRoot.selector));
         registry.certifyProject(PROJECT, true, new bytes32[](0));
     }
 
@@ -477,7 +567,6 @@ contract CarbonRegistryTest is BaseTest {
         _onboard(alice, bob, carol);
         bytes32 key = _registerProject(alice, PROJECT, true);
         _registerProject(bob, "TH-CCEP-2025-0002", true);
-        _publishProjects();
         bytes32[] memory oldProof = _projectProof(PROJECT);
 
         _projectInTree[key] = false; // TGO withdraws the project
@@ -489,21 +578,6 @@ contract CarbonRegistryTest is BaseTest {
 
         vm.expectRevert(abi.encodeWithSelector(ICarbonRegistry.RegistryInvalidProof.selector));
         registry.certifyProject(PROJECT, true, oldProof);
-    }
-
-    function test_certifiedProject_lapsesUntilReproved() public {
-        _onboard(alice);
-        bytes32 key = _registerProject(alice, PROJECT, true);
-        _publishProjects();
-        (bytes32[] memory leaves,) = _projectLeaves();
-        vm.prank(oracle);
-        registry.publishProjectRoot(MerkleBuilder.root(leaves)); // same tree, new epoch
-        (uint24 index,,) = registry.certifiedProject(key);
-        vm.assertEq(index, 0);
-        registry.certifyProject(PROJECT, true, MerkleBuilder.proof(leaves, 0));
-        (index,,) = registry.certifiedProject(key);
-        vm.assertEq(index, 1);
-        vm.assertEq(registry.project(key).certifiedEpoch, 2);
     }
 
     function test_certifiedProject_zeroForUnknown() public view {

@@ -2,6 +2,7 @@
 pragma solidity 0.8.28;
 
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
+import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 
 import {IEmissionDataLog} from "../../contracts/interfaces/IEmissionDataLog.sol";
 import {Roles} from "../../contracts/libraries/Roles.sol";
@@ -298,7 +299,11 @@ contract EmissionDataLogTest is SystemTest {
         emit IEmissionDataLog.EmissionRecordLogged(leaf, alice, pAdd, NOW, 42, 88, 13_756_331, 100_501_765);
         vm.assertEq(_logEmission(42, NOW), leaf);
         vm.assertEq(dataLog.readingsRoot(leaf), leaf);
-        vm.assertTrue(dataLog.verifyReading(leaf, leaf, new bytes32[](0)));
+        bytes32 recordHash = keccak256(
+            abi.encode(alice, pAdd, int32(13_756_331), int32(100_501_765), uint64(42), uint8(88), NOW)
+        );
+        vm.assertTrue(dataLog.verifyReading(leaf, recordHash, new bytes32[](0)));
+        vm.assertFalse(dataLog.verifyReading(leaf, leaf, new bytes32[](0)));
         vm.assertEq(dataLog.totalOf(alice, IEmissionDataLog.Flow.Emission, 2026, 2), 42);
     }
 
@@ -333,14 +338,19 @@ contract EmissionDataLogTest is SystemTest {
 
     // --- verifyReading ---
 
-    function _readingLeaves(uint256 n) internal pure returns (bytes32[] memory leaves) {
-        leaves = new bytes32[](n);
+    /// @dev Single hashes of `n` readings (what `verifyReading` takes).
+    function _readingHashes(uint256 n) internal pure returns (bytes32[] memory hashes) {
+        hashes = new bytes32[](n);
         for (uint256 i; i < n; ++i) {
-            leaves[i] = keccak256(
-                bytes.concat(
-                    keccak256(abi.encode(bytes32("SENSOR-7"), uint40(Q2_2026 + i * 900), uint64(10 + i), "A"))
-                )
-            );
+            hashes[i] = keccak256(abi.encode(bytes32("SENSOR-7"), uint40(Q2_2026 + i * 900), uint64(10 + i), "A"));
+        }
+    }
+
+    /// @dev The StandardMerkleTree leaves of `n` readings: their hashes hashed again.
+    function _readingLeaves(uint256 n) internal pure returns (bytes32[] memory leaves) {
+        leaves = _readingHashes(n);
+        for (uint256 i; i < n; ++i) {
+            leaves[i] = keccak256(bytes.concat(leaves[i]));
         }
     }
 
@@ -349,8 +359,9 @@ contract EmissionDataLogTest is SystemTest {
         IEmissionDataLog.EmissionBatch memory b = _batch("b1");
         (b.readingsRoot, b.readingCount, b.gradeCounts) = (MerkleBuilder.root(leaves), 5, 0);
         _commit(b);
+        bytes32[] memory hashes = _readingHashes(5);
         for (uint256 i; i < 5; ++i) {
-            vm.assertTrue(dataLog.verifyReading("b1", leaves[i], MerkleBuilder.proof(leaves, i)));
+            vm.assertTrue(dataLog.verifyReading("b1", hashes[i], MerkleBuilder.proof(leaves, i)));
         }
     }
 
@@ -361,8 +372,10 @@ contract EmissionDataLogTest is SystemTest {
         _commit(b);
         bytes32[] memory proof = MerkleBuilder.proof(leaves, 2);
         vm.assertFalse(dataLog.verifyReading("b1", keccak256("not a reading"), proof));
-        vm.assertFalse(dataLog.verifyReading("b1", leaves[3], proof));
-        vm.assertFalse(dataLog.verifyReading("unknown", leaves[2], proof));
+        bytes32[] memory hashes = _readingHashes(5);
+        vm.assertFalse(dataLog.verifyReading("b1", hashes[3], proof));
+        vm.assertFalse(dataLog.verifyReading("b1", leaves[2], proof)); // the leaf itself, hashed once more
+        vm.assertFalse(dataLog.verifyReading("unknown", hashes[2], proof));
         vm.assertFalse(dataLog.verifyReading("unknown", bytes32(0), new bytes32[](0)));
     }
 
@@ -373,6 +386,30 @@ contract EmissionDataLogTest is SystemTest {
         IEmissionDataLog.EmissionBatch memory b = _batch("b1");
         (b.readingsRoot, b.readingCount, b.gradeCounts) = (MerkleBuilder.root(leaves), uint32(n), 0);
         _commit(b);
-        vm.assertTrue(dataLog.verifyReading("b1", leaves[index], MerkleBuilder.proof(leaves, index)));
+        vm.assertTrue(dataLog.verifyReading("b1", _readingHashes(n)[index], MerkleBuilder.proof(leaves, index)));
+    }
+
+    /// @dev An internal node with the proof shortened by one level is in the tree, but it is
+    /// not a reading: the contract hashes what it is given once more, so the node never matches.
+    function test_verifyReading_rejectsInternalNode() public {
+        bytes32[] memory leaves = _readingLeaves(4);
+        IEmissionDataLog.EmissionBatch memory b = _batch("b1");
+        (b.readingsRoot, b.readingCount, b.gradeCounts) = (MerkleBuilder.root(leaves), 4, 0);
+        _commit(b);
+        (bytes32 node, bytes32[] memory nodeProof) = MerkleBuilder.parentOf(leaves, 0);
+        vm.assertTrue(MerkleProof.verify(nodeProof, b.readingsRoot, node)); // the node is in the tree...
+        vm.assertFalse(dataLog.verifyReading("b1", node, nodeProof), "internal node accepted as a reading");
+    }
+
+    function test_fuzz_verifyReading_rejectsEveryInternalNode(uint256 n, uint256 index) public {
+        n = bound(n, 2, 64);
+        index = bound(index, 0, n - 1);
+        if ((index ^ 1) >= n) --index; // the last leaf of an odd level has no sibling
+        bytes32[] memory leaves = _readingLeaves(n);
+        IEmissionDataLog.EmissionBatch memory b = _batch("b1");
+        (b.readingsRoot, b.readingCount, b.gradeCounts) = (MerkleBuilder.root(leaves), uint32(n), 0);
+        _commit(b);
+        (bytes32 node, bytes32[] memory nodeProof) = MerkleBuilder.parentOf(leaves, index);
+        vm.assertFalse(dataLog.verifyReading("b1", node, nodeProof));
     }
 }

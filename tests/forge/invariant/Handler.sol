@@ -257,10 +257,24 @@ contract Handler is Test {
                 latitudeE6: int32(int256(bound(uint256(lat), 0, 180_000_000)) - 90_000_000),
                 longitudeE6: int32(int256(bound(uint256(lon), 0, 360_000_000)) - 180_000_000)
             });
-            vm.prank(a);
-            bytes32 key = registry.registerProject(r);
-            vm.assertEq(key, keccak256(bytes(id)));
+            // TGO lists the project for its owner in a new tree (keepers re-certify the others,
+            // lazily), then the owner registers it with its proof.
+            bytes32 key = keccak256(bytes(id));
+            bool additional = (seed >> 16) % 4 != 0;
             _projects.push(GhostProject({id: id, key: key, owner: a}));
+            _projectTree.push(_projects.length - 1);
+            _projectTreeAdditional[key] = additional;
+            vm.prank(oracle);
+            registry.publishProjectRoot(MerkleBuilder.root(_projectLeaves()));
+            ++projectEpoch;
+            uint256 last = _projectTree.length - 1;
+            for (uint256 i; i < last; ++i) {
+                if ((seed >> 24) & (1 << i) == 0) _certifyAt(i);
+            }
+            vm.prank(a);
+            vm.assertEq(registry.registerProject(r, additional, MerkleBuilder.proof(_projectLeaves(), last)), key);
+            _projectCertifiedEpoch[key] = projectEpoch;
+            _projectAdditional[key] = additional;
             vm.assertEq(registry.projectCount(), _projects.length);
             return;
         }

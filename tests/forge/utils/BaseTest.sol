@@ -195,17 +195,29 @@ abstract contract BaseTest is Test {
         });
     }
 
-    /// @dev `owner` (a verified participant) registers `projectId`; the project joins the next tree.
-    function _registerProject(address owner, string memory projectId, bool additional)
+    /// @dev TGO lists `projectId` as owned by `owner`: publishes a new project tree with it and
+    /// re-certifies the registered projects still listed. The project is not registered yet.
+    function _listProject(address owner, string memory projectId, bool additional)
         internal
         returns (bytes32 projectKey)
     {
-        vm.prank(owner);
-        projectKey = registry.registerProject(_registration(projectId));
+        projectKey = keccak256(bytes(projectId));
         _projectIds.push(projectId);
         _projectOwners[projectKey] = owner;
         _projectAdditional[projectKey] = additional;
         _projectInTree[projectKey] = true;
+        _publishProjects();
+    }
+
+    /// @dev Lists `projectId` for `owner` (a verified participant), who then registers it with its
+    /// proof: the project is registered and certified under the current root.
+    function _registerProject(address owner, string memory projectId, bool additional)
+        internal
+        returns (bytes32 projectKey)
+    {
+        projectKey = _listProject(owner, projectId, additional);
+        vm.prank(owner);
+        registry.registerProject(_registration(projectId), additional, _projectProof(projectId));
     }
 
     function _projectLeaves() internal view returns (bytes32[] memory leaves, string[] memory ids) {
@@ -233,6 +245,7 @@ abstract contract BaseTest is Test {
         registry.publishProjectRoot(root);
         for (uint256 i; i < ids.length; ++i) {
             bytes32 key = keccak256(bytes(ids[i]));
+            if (registry.project(key).owner == address(0)) continue; // listed, not registered yet
             registry.certifyProject(ids[i], _projectAdditional[key], MerkleBuilder.proof(leaves, i));
         }
     }
