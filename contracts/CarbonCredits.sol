@@ -2,7 +2,7 @@
 pragma solidity 0.8.28;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
-import {ERC6909} from "@openzeppelin/contracts/token/ERC6909/draft-ERC6909.sol";
+import {ERC6909} from "solady/tokens/ERC6909.sol";
 
 import {ICarbonCredits} from "./interfaces/ICarbonCredits.sol";
 import {ICarbonRegistry} from "./interfaces/ICarbonRegistry.sol";
@@ -102,6 +102,26 @@ contract CarbonCredits is ICarbonCredits, ERC6909, AccessControl {
     /// @inheritdoc ICarbonCredits
     function registry() external view returns (address) {
         return address(_registry);
+    }
+
+    /// @notice ERC-6909 metadata: every batch is a carbon credit of one tonne CO2e.
+    function name(uint256) public pure override returns (string memory) {
+        return "CarboniX carbon credit";
+    }
+
+    /// @notice ERC-6909 metadata.
+    function symbol(uint256) public pure override returns (string memory) {
+        return "tCO2e";
+    }
+
+    /// @notice Whole tonnes: 1 credit = 1 tCO2e, never fractions.
+    function decimals(uint256) public pure override returns (uint8) {
+        return 0;
+    }
+
+    /// @notice No off-chain metadata: a batch is described on-chain by `batch` and `BatchIssued`.
+    function tokenURI(uint256) public pure override returns (string memory) {
+        return "";
     }
 
     /// @inheritdoc ERC6909
@@ -205,14 +225,27 @@ contract CarbonCredits is ICarbonCredits, ERC6909, AccessControl {
         else _batches[_batchId(namespace, prevStart)].nextSerialStart = start;
     }
 
-    /// @dev Every balance change passes here: receivers must be verified participants or system
-    /// holders (R1), and amounts are whole, non-zero tonnes.
-    function _update(address from, address to, uint256 id, uint256 amount) internal override {
+    /// @dev Every balance change passes here (Solady calls it before mint, transfer and burn):
+    /// receivers must be verified participants or system holders (R1), amounts are whole, non-zero
+    /// tonnes, and no ether rides along (Solady's transfer functions are payable; ether sent to
+    /// this contract could never leave).
+    function _beforeTokenTransfer(address, address to, uint256, uint256 amount) internal view override {
+        if (msg.value != 0) revert CreditsEtherNotAccepted();
         if (amount == 0) revert CreditsZeroAmount();
-        if (to != address(0) && !_registry.isVerified(to) && !_systemHolders[to]) {
-            revert CreditsReceiverNotVerified(to);
+        if (to != address(0) && !_isVerified(to) && !_systemHolders[to]) revert CreditsReceiverNotVerified(to);
+    }
+
+    /// @dev `_registry.isVerified(wallet)` without the ABI round trip through memory: this runs on
+    /// every transfer. A failed call or a short or non-boolean answer counts as not verified.
+    function _isVerified(address wallet) internal view returns (bool verified) {
+        address registry_ = address(_registry);
+        bytes4 selector = ICarbonRegistry.isVerified.selector;
+        assembly ("memory-safe") {
+            mstore(0x00, selector)
+            mstore(0x04, wallet)
+            let ok := staticcall(gas(), registry_, 0x00, 0x24, 0x00, 0x20)
+            verified := and(and(ok, gt(returndatasize(), 0x1f)), eq(mload(0x00), 1))
         }
-        super._update(from, to, id, amount);
     }
 
     function _bufferCredits(uint48 quantity, uint16 bufferBps) internal pure returns (uint48) {

@@ -15,14 +15,22 @@ contract EmissionDataLog is IEmissionDataLog, AccessControl {
     bytes32 public constant REPORTER_ROLE = Roles.REPORTER;
 
     uint8 private constant MAX_SCORE = 100;
-    uint256 private constant GRADES = 6;
 
     ICarbonRegistry private immutable _registry;
 
-    mapping(bytes32 batchId => bytes32 readingsRoot) private _roots;
+    /// @dev One-word structs so a slot is located once and then read and written through a
+    /// storage pointer (a bare mapping value re-hashes its keys on the write).
+    struct Root {
+        bytes32 value;
+    }
+
     /// @dev Four quarters per slot: quarter q's kg CO2e in bits [64(q-1), 64q).
-    mapping(address participant => mapping(Flow flow => mapping(uint16 year => uint256 quarters))) private
-        _totals;
+    struct YearTotals {
+        uint256 quarters;
+    }
+
+    mapping(bytes32 batchId => Root) private _roots;
+    mapping(address participant => mapping(Flow flow => mapping(uint16 year => YearTotals))) private _totals;
 
     constructor(address admin, ICarbonRegistry registry_) {
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
@@ -39,7 +47,7 @@ contract EmissionDataLog is IEmissionDataLog, AccessControl {
         _checkRecord(b.participant, b.readingsRoot, b.qualityScore);
         (uint16 year, uint8 quarter) = _quarterOfPeriod(b.periodStart, b.periodEnd);
         _store(b.batchId, b.readingsRoot, b.participant, b.flow, year, quarter, b.kgCO2e);
-        _emitCommitted(b, year, quarter);
+        _emitCommitted(b);
     }
 
     /// @inheritdoc IEmissionDataLog
@@ -71,7 +79,7 @@ contract EmissionDataLog is IEmissionDataLog, AccessControl {
 
     /// @inheritdoc IEmissionDataLog
     function readingsRoot(bytes32 batchId) external view returns (bytes32) {
-        return _roots[batchId];
+        return _roots[batchId].value;
     }
 
     /// @inheritdoc IEmissionDataLog
@@ -80,7 +88,7 @@ contract EmissionDataLog is IEmissionDataLog, AccessControl {
         view
         returns (bool)
     {
-        bytes32 root = _roots[batchId];
+        bytes32 root = _roots[batchId].value;
         // The outer hash is applied here, so an internal node (a hash of two children) can never
         // pass for a reading: its preimage is 64 bytes, a leaf's is the 32-byte reading hash.
         bytes32 leaf = keccak256(bytes.concat(readingHash));
@@ -90,7 +98,7 @@ contract EmissionDataLog is IEmissionDataLog, AccessControl {
     /// @inheritdoc IEmissionDataLog
     function totalOf(address participant, Flow flow, uint16 year, uint8 quarter) external view returns (uint64) {
         if (quarter == 0 || quarter > 4) return 0;
-        return uint64(_totals[participant][flow][year] >> (64 * (quarter - 1)));
+        return uint64(_totals[participant][flow][year].quarters >> (64 * (quarter - 1)));
     }
 
     /// @inheritdoc IEmissionDataLog
@@ -123,36 +131,37 @@ contract EmissionDataLog is IEmissionDataLog, AccessControl {
         uint8 quarter,
         uint64 kgCO2e
     ) internal {
-        if (_roots[batchId] != bytes32(0)) revert DataLogBatchAlreadyCommitted(batchId);
-        _roots[batchId] = root;
+        Root storage stored = _roots[batchId];
+        if (stored.value != bytes32(0)) revert DataLogBatchAlreadyCommitted(batchId);
+        stored.value = root;
+        YearTotals storage totals = _totals[participant][flow][year];
         uint256 shift = 64 * (quarter - 1);
-        uint256 quarters = _totals[participant][flow][year];
+        uint256 quarters = totals.quarters;
         // Checked: a quarter's total is capped at 2^64 - 1 kg (1.8e16 t); beyond that the add panics.
         uint64 total = uint64(quarters >> shift) + kgCO2e;
-        _totals[participant][flow][year] = (quarters & ~(uint256(type(uint64).max) << shift)) | (uint256(total) << shift);
+        totals.quarters = (quarters & ~(uint256(type(uint64).max) << shift)) | (uint256(total) << shift);
     }
 
-    function _emitCommitted(EmissionBatch calldata b, uint16 year, uint8 quarter) internal {
-        emit EmissionBatchCommitted(
-            b.batchId,
-            b.participant,
-            b.projectKey,
-            b.flow,
-            year,
-            quarter,
-            b.periodStart,
-            b.periodEnd,
-            b.readingCount,
-            b.readingsRoot,
-            b.kgCO2e,
-            b.qualityScore,
-            b.gradeCounts
-        );
+    /// @dev Emits EmissionBatchCommitted straight from calldata: its data fields are the struct's
+    /// last eight words in order. Every one of them was read (and so ABI-validated) above.
+    function _emitCommitted(EmissionBatch calldata b) internal {
+        bytes32 signature = EmissionBatchCommitted.selector;
+        bytes32 batchId = b.batchId;
+        address participant = b.participant;
+        bytes32 projectKey = b.projectKey;
+        assembly ("memory-safe") {
+            let data := mload(0x40)
+            calldatacopy(data, add(b, 0x60), 0x100)
+            log4(data, 0x100, signature, batchId, participant, projectKey)
+        }
     }
 
+    /// @dev Sum of the six packed uint32 grade counts (at most 6 * (2^32 - 1): no overflow).
     function _histogramTotal(uint192 gradeCounts) internal pure returns (uint256 total) {
-        for (uint256 i; i < GRADES; ++i) {
-            total += uint32(gradeCounts >> (32 * i));
+        uint256 g = gradeCounts;
+        uint256 m = type(uint32).max;
+        unchecked {
+            total = (g & m) + (g >> 32 & m) + (g >> 64 & m) + (g >> 96 & m) + (g >> 128 & m) + (g >> 160);
         }
     }
 }

@@ -177,8 +177,16 @@ def deploy_network(net: Network, build: Build, deployed: Deployed, sender: Accou
         contract = deployed.instances[grant.contract]
         role_id = getattr(contract, grant.role)()
         holder = deployed.roles[grant.holder]
-        contract.grantRole(role_id, holder, sender=sender)
-        granted.append({**grant._asdict(), "role_id": _hex(role_id), "account": holder})
+        receipt = contract.grantRole(role_id, holder, sender=sender)
+        granted.append(
+            {
+                **grant._asdict(),
+                "role_id": _hex(role_id),
+                "account": holder,
+                "tx_hash": _hex(receipt.txn_hash),
+                "gas_used": receipt.gas_used,
+            }
+        )
     handover(net, deployed, sender, [deployed.instances[s.name] for s in steps])
     settings = build.standard_json["settings"]
     return {

@@ -73,6 +73,8 @@ interface ICarbonCredits {
     error CreditsInvalidVintage(uint16 vintage);
     /// @notice Amounts are whole tonnes and must not be zero.
     error CreditsZeroAmount();
+    /// @notice Ether was sent with a credit transfer; credits move without payment here.
+    error CreditsEtherNotAccepted();
     /// @notice No batch has this id.
     error CreditsUnknownBatch(uint256 batchId);
     /// @notice Only verified participants and system contracts may receive credits (R1).

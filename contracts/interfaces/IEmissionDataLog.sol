@@ -57,16 +57,14 @@ interface IEmissionDataLog {
         bytes32 indexed batchId,
         address indexed participant,
         bytes32 indexed projectKey,
-        Flow flow,
-        uint16 year,
-        uint8 quarter,
         uint40 periodStart,
         uint40 periodEnd,
         uint32 readingCount,
         bytes32 readingsRoot,
         uint64 kgCO2e,
         uint8 qualityScore,
-        uint192 gradeCounts
+        uint192 gradeCounts,
+        Flow flow
     );
     /// @notice A single record was logged with `logEmission` (location in degrees times 1e6).
     event EmissionRecordLogged(

@@ -58,21 +58,29 @@ contract EmissionDataLogTest is SystemTest {
             b.batchId,
             alice,
             pAdd,
-            IEmissionDataLog.Flow.Emission,
-            2026,
-            2,
             b.periodStart,
             b.periodEnd,
             1000,
             b.readingsRoot,
             5000,
             92,
-            b.gradeCounts
+            b.gradeCounts,
+            IEmissionDataLog.Flow.Emission
         );
         _commit(b);
         vm.assertEq(dataLog.readingsRoot("b1"), b.readingsRoot);
         vm.assertEq(dataLog.totalOf(alice, IEmissionDataLog.Flow.Emission, 2026, 2), 5000);
         vm.assertEq(dataLog.totalOf(alice, IEmissionDataLog.Flow.Removal, 2026, 2), 0);
+
+        // The event is written from calldata: the last field (flow) must come out right too.
+        b.batchId = "b2";
+        b.flow = IEmissionDataLog.Flow.Removal;
+        b.gradeCounts = 0;
+        vm.expectEmit(address(dataLog));
+        emit IEmissionDataLog.EmissionBatchCommitted(
+            "b2", alice, pAdd, b.periodStart, b.periodEnd, 1000, b.readingsRoot, 5000, 92, 0, IEmissionDataLog.Flow.Removal
+        );
+        _commit(b);
         vm.assertEq(dataLog.totalOf(alice, IEmissionDataLog.Flow.Emission, 2026, 1), 0);
     }
 
