@@ -32,9 +32,7 @@ def _is_local(rpc_url: str) -> bool:
     return host in {"localhost", "::1"} or host.startswith("127.")
 
 
-def account(
-    spec: str, rpc_url: str | None = None, settings: Settings | None = None
-) -> LocalAccount:
+def account(spec: str, rpc_url: str | None = None, settings: Settings | None = None) -> LocalAccount:
     """Resolves an account name (see module docstring) to a signing account."""
     settings = settings or get_settings()
     spec = spec.strip()

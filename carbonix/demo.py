@@ -95,14 +95,38 @@ class Scenario:
     def write_readings(self, end: int) -> Path:
         """24 hourly kiln fuel-meter readings (diesel litres x 2.68 kg CO2e/L) ending at ``end``."""
         path = self.work / "cement-kiln-readings.csv"
-        litres = [410, 395, 402, 388, 420, 415, 430, 441, 436, 428, 419, 407,
-                  399, 404, 412, 425, 433, 0, 0, 418, 409, 401, 397, 392]  # two hours of maintenance
+        litres = [
+            410,
+            395,
+            402,
+            388,
+            420,
+            415,
+            430,
+            441,
+            436,
+            428,
+            419,
+            407,
+            399,
+            404,
+            412,
+            425,
+            433,
+            0,
+            0,
+            418,
+            409,
+            401,
+            397,
+            392,
+        ]  # two hours of maintenance
         grades = ["A"] * 17 + ["C", "C"] + ["A"] * 4 + ["B"]
         with path.open("w", newline="") as f:
             w = csv.writer(f)
             w.writerow(["sensor_id", "sequence", "timestamp", "kg_co2e", "grade"])
-            for i, (l, g) in enumerate(zip(litres, grades, strict=True)):
-                w.writerow(["kiln-fuel-meter-01", 1000 + i, end - (23 - i) * 3600, f"{l * 2.68:.2f}", g])
+            for i, (litre, g) in enumerate(zip(litres, grades, strict=True)):
+                w.writerow(["kiln-fuel-meter-01", 1000 + i, end - (23 - i) * 3600, f"{litre * 2.68:.2f}", g])
         return path
 
     def play(self) -> None:
@@ -122,10 +146,22 @@ class Scenario:
         self.say("TGO's certification list goes on-chain as a Merkle root (oracle role)")
         self.run("tgo", "publish", "--orgs", str(orgs))
         self.say("Three organisations register their wallets (R1, R2)")
-        for name, (index, org_id, kind, role, sector, label) in ACTORS.items():
+        for index, org_id, kind, role, sector, label in ACTORS.values():
             console.print(f"  [bold]{label}[/]")
-            self.run("participants", "register", "--as", str(index), "--org-id", org_id, "--type", kind,
-                     "--role", role, "--sector", sector)
+            self.run(
+                "participants",
+                "register",
+                "--as",
+                str(index),
+                "--org-id",
+                org_id,
+                "--type",
+                kind,
+                "--role",
+                role,
+                "--sector",
+                sector,
+            )
         self.say("Each proves its TGO certification with its Merkle proof")
         self.run("tgo", "proof", ACTORS["coop"][1])
         for name, (index, *_rest) in ACTORS.items():
@@ -135,36 +171,125 @@ class Scenario:
         self.say("TGO certifies the cooperative's no-burn rice straw project (additional): a project root")
         self.run("tgo", "publish", "--projects", str(projects))
         self.say("Only the owner TGO listed can register the project id: the exporter cannot squat it")
-        register = ["projects", "register", "--id", PROJECT_ID, "--standard", "t_ver", "--type", "agriculture",
-                    "--methodology", "T-VER-S-METH-13-04", "--lat", "17.1545", "--lon", "104.1348"]
+        register = [
+            "projects",
+            "register",
+            "--id",
+            PROJECT_ID,
+            "--standard",
+            "t_ver",
+            "--type",
+            "agriculture",
+            "--methodology",
+            "T-VER-S-METH-13-04",
+            "--lat",
+            "17.1545",
+            "--lon",
+            "104.1348",
+        ]
         self.run(*register, "--as", "4", expect_error="only the listed owner can register it")
         self.say("The cooperative registers it with its proof: registered and certified in one transaction")
         self.run(*register, "--as", "5")
         self.expect("project certified", ledger.project(PROJECT_ID)["certified"], True)
 
         self.say(f"TGO issues {ISSUED:,} t of vintage 2025, {BUFFER_BPS / 100:.0f} % withheld for the buffer pool")
-        issued = json.loads(self.run("credits", "issue", "--project", PROJECT_ID, "--vintage", "2025", "--type",
-                                     "reduction", "--serial-prefix", SERIAL_PREFIX, "--first", "1", "--last",
-                                     str(ISSUED), "--buffer-bps", str(BUFFER_BPS), "--json"))
+        issued = json.loads(
+            self.run(
+                "credits",
+                "issue",
+                "--project",
+                PROJECT_ID,
+                "--vintage",
+                "2025",
+                "--type",
+                "reduction",
+                "--serial-prefix",
+                SERIAL_PREFIX,
+                "--first",
+                "1",
+                "--last",
+                str(ISSUED),
+                "--buffer-bps",
+                str(BUFFER_BPS),
+                "--json",
+            )
+        )
         batch = issued["batch_id"]
         self.expect("minted to the cooperative", ledger.balance(self.wallet["coop"], int(batch, 16)), 4500)
         self.say("The same serials can never be tokenized twice (CCP #8)")
-        self.run("credits", "issue", "--project", PROJECT_ID, "--vintage", "2025", "--serial-prefix", SERIAL_PREFIX,
-                 "--first", "4000", "--last", "6000", expect_error="CreditsSerialRangeOverlaps")
+        self.run(
+            "credits",
+            "issue",
+            "--project",
+            PROJECT_ID,
+            "--vintage",
+            "2025",
+            "--serial-prefix",
+            SERIAL_PREFIX,
+            "--first",
+            "4000",
+            "--last",
+            "6000",
+            expect_error="CreditsSerialRangeOverlaps",
+        )
 
         self.say("The cooperative sells 1,200 t to the cement exporter")
         self.run("credits", "transfer", batch, "--to", self.wallet["cement"], "--tonnes", "1200", "--as", "5")
         self.say("Credits cannot go to a wallet TGO has not certified")
-        self.run("credits", "transfer", batch, "--to", local_account(OUTSIDER).address, "--tonnes", "1", "--as", "4",
-                 expect_error="CreditsReceiverNotVerified")
+        self.run(
+            "credits",
+            "transfer",
+            batch,
+            "--to",
+            local_account(OUTSIDER).address,
+            "--tonnes",
+            "1",
+            "--as",
+            "4",
+            expect_error="CreditsReceiverNotVerified",
+        )
 
         self.say("The exporter retires 300 t for its CBAM declaration, then 200 t more (R6)")
-        first = json.loads(self.run("credits", "retire", batch, "--tonnes", "300", "--beneficiary",
-                                    "Siam Cement Exports, EU CBAM 2026 Q1", "--purpose", "cbam", "--claim-start",
-                                    "2026-01-01", "--claim-end", "2026-03-31", "--as", "4", "--json"))
-        second = json.loads(self.run("credits", "retire", batch, "--tonnes", "200", "--beneficiary",
-                                     "Siam Cement Exports", "--purpose", "voluntary_offset", "--claim-start",
-                                     "2025-01-01", "--claim-end", "2025-12-31", "--as", "4", "--json"))
+        first = json.loads(
+            self.run(
+                "credits",
+                "retire",
+                batch,
+                "--tonnes",
+                "300",
+                "--beneficiary",
+                "Siam Cement Exports, EU CBAM 2026 Q1",
+                "--purpose",
+                "cbam",
+                "--claim-start",
+                "2026-01-01",
+                "--claim-end",
+                "2026-03-31",
+                "--as",
+                "4",
+                "--json",
+            )
+        )
+        second = json.loads(
+            self.run(
+                "credits",
+                "retire",
+                batch,
+                "--tonnes",
+                "200",
+                "--beneficiary",
+                "Siam Cement Exports",
+                "--purpose",
+                "voluntary_offset",
+                "--claim-start",
+                "2025-01-01",
+                "--claim-end",
+                "2025-12-31",
+                "--as",
+                "4",
+                "--json",
+            )
+        )
         self.expect("first certificate serials", (first["serial_first"], first["serial_last"]), (1, 300))
         self.expect("second certificate serials", (second["serial_first"], second["serial_last"]), (301, 500))
         self.say("Anyone can rebuild a certificate from its transaction alone")
@@ -173,23 +298,60 @@ class Scenario:
         self.expect("exporter balance", ledger.balance(self.wallet["cement"], int(batch, 16)), 700)
         self.expect("cooperative balance", ledger.balance(self.wallet["coop"], int(batch, 16)), 3300)
         self.expect("batch retired", ledger.batch(int(batch, 16))["retired"], 500)
-        self.run("credits", "retire", batch, "--tonnes", "701", "--beneficiary", "x", "--claim-start", "2026-01-01",
-                 "--claim-end", "2026-03-31", "--as", "4", expect_error="InsufficientBalance")
+        self.run(
+            "credits",
+            "retire",
+            batch,
+            "--tonnes",
+            "701",
+            "--beneficiary",
+            "x",
+            "--claim-start",
+            "2026-01-01",
+            "--claim-end",
+            "2026-03-31",
+            "--as",
+            "4",
+            expect_error="InsufficientBalance",
+        )
 
         self.say("The oracle commits a day of the exporter's kiln fuel-meter readings to the data log (R10)")
         end = self._batch_end(ledger, now)
         readings = self.write_readings(end)
         participant = self.wallet["cement"]
         self.run("datalog", "commit", str(readings), "--participant", participant)
-        self.run("datalog", "commit", str(readings), "--participant", participant,
-                 expect_error="DataLogBatchAlreadyCommitted")
-        self.run("datalog", "log", "--participant", participant, "--kg", "1250", "--score", "92", "--at", str(end),
-                 "--lat", "14.5289", "--lon", "100.9101")
+        self.run(
+            "datalog",
+            "commit",
+            str(readings),
+            "--participant",
+            participant,
+            expect_error="DataLogBatchAlreadyCommitted",
+        )
+        self.run(
+            "datalog",
+            "log",
+            "--participant",
+            participant,
+            "--kg",
+            "1250",
+            "--score",
+            "92",
+            "--at",
+            str(end),
+            "--lat",
+            "14.5289",
+            "--lon",
+            "100.9101",
+        )
         year, quarter = ledger.datalog.functions.quarterOf(end).call()
         with readings.open() as f:
             grams = sum(int(round(float(r["kg_co2e"]) * 1000)) for r in csv.DictReader(f))
-        self.expect(f"verified emissions {year} Q{quarter} (kg)", ledger.emission_total(participant, year, quarter),
-                    grams // 1000 + 1250)
+        self.expect(
+            f"verified emissions {year} Q{quarter} (kg)",
+            ledger.emission_total(participant, year, quarter),
+            grams // 1000 + 1250,
+        )
         self.run("datalog", "total", participant, "--year", str(year), "--quarter", str(quarter))
 
     @staticmethod
@@ -210,8 +372,11 @@ class Scenario:
         console.print(f"  deployments manifest  {manifest_path(s.network, s)}")
         console.print(f"  TGO trees and proofs  {s.state_dir / 'tgo'}")
         console.print(f"  demo input files      {self.work}")
-        console.print("  try:  export CARBONIX_STATE_DIR=" + str(s.state_dir) +
-                      f" CARBONIX_L1_PORT={s.l1_port} CARBONIX_L2_PORT={s.l2_port}")
+        console.print(
+            "  try:  export CARBONIX_STATE_DIR="
+            + str(s.state_dir)
+            + f" CARBONIX_L1_PORT={s.l1_port} CARBONIX_L2_PORT={s.l2_port}"
+        )
         console.print(f"        .venv/bin/carbonix participants show {self.wallet['cement']}")
         console.print("        .venv/bin/carbonix chain status   |   .venv/bin/carbonix chain down")
 
@@ -226,4 +391,6 @@ def run_demo(check: bool = False, stop: bool = False) -> None:
             chain.down(scenario.settings)
     if not stop:
         scenario.where_to_look()
-    console.print(f"[dim]scenario took {(datetime.now(UTC) - started).total_seconds():.0f} s; project {PROJECT_ROOT}[/]")
+    console.print(
+        f"[dim]scenario took {(datetime.now(UTC) - started).total_seconds():.0f} s; project {PROJECT_ROOT}[/]"
+    )

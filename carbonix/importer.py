@@ -46,9 +46,7 @@ def _chain_refusals(ledger: Ledger, batches: list[ImportedBatch]) -> list[Refuse
     projects: dict[str, dict[str, Any]] = {}
     on_chain = ledger.serial_ranges()
     for b in batches:
-        project = projects.get(b.project_id) or projects.setdefault(
-            b.project_id, ledger.project(b.project_id)
-        )
+        project = projects.get(b.project_id) or projects.setdefault(b.project_id, ledger.project(b.project_id))
         if not project["certified"]:
             refused.append(
                 RefusedRow(

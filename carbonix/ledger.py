@@ -169,9 +169,7 @@ class Ledger:
     def verify_participant(
         self, sender: LocalAccount, wallet: str, org_id: str, certified_until: int, proof: list[str]
     ) -> TxReceipt:
-        fn = self.registry.functions.verifyParticipant(
-            wallet_address(wallet), org_id, certified_until, proof
-        )
+        fn = self.registry.functions.verifyParticipant(wallet_address(wallet), org_id, certified_until, proof)
         return self.tx.transact(sender, fn)
 
     def participant(self, wallet: str) -> dict[str, Any]:
@@ -221,9 +219,7 @@ class Ledger:
         fn = self.registry.functions.registerProject(registration, additional, proof)
         return self.tx.transact(owner, fn)
 
-    def certify_project(
-        self, sender: LocalAccount, project_id: str, additional: bool, proof: list[str]
-    ) -> TxReceipt:
+    def certify_project(self, sender: LocalAccount, project_id: str, additional: bool, proof: list[str]) -> TxReceipt:
         fn = self.registry.functions.certifyProject(project_id, additional, proof)
         return self.tx.transact(sender, fn)
 
@@ -257,9 +253,7 @@ class Ledger:
             values.sort()
         return ranges
 
-    def issue_batches(
-        self, issuer: LocalAccount, requests: list[IssueRequest]
-    ) -> list[IssuedBatch]:
+    def issue_batches(self, issuer: LocalAccount, requests: list[IssueRequest]) -> list[IssuedBatch]:
         """Issues all requests in one transaction (all or none), with hints computed here."""
         if not requests:
             raise CarbonixValueError("nothing to issue")
@@ -435,10 +429,6 @@ class Ledger:
         )
         return self.tx.transact(reporter, fn)
 
-    def emission_total(
-        self, participant: str, year: int, quarter: int, flow: str = "emission"
-    ) -> int:
-        fn = self.datalog.functions.totalOf(
-            wallet_address(participant), enums.index("Flow", flow), year, quarter
-        )
+    def emission_total(self, participant: str, year: int, quarter: int, flow: str = "emission") -> int:
+        fn = self.datalog.functions.totalOf(wallet_address(participant), enums.index("Flow", flow), year, quarter)
         return int(fn.call())

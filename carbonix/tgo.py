@@ -94,9 +94,7 @@ def parse_timestamp(value: str, where: str = "value") -> int:
         if text.isdigit():
             ts = int(text)
         elif len(text) == 10:
-            ts = int(
-                datetime.combine(date.fromisoformat(text), datetime.min.time(), UTC).timestamp()
-            )
+            ts = int(datetime.combine(date.fromisoformat(text), datetime.min.time(), UTC).timestamp())
         else:
             parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
             ts = int((parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp())
@@ -151,9 +149,7 @@ def load_projects(path: str | Path) -> list[ProjectCertification]:
             additional=_flag(_field(row, "additional", where), where),
         )
         if project.project_id in seen:
-            raise CarbonixValueError(
-                f"{where}: {project.project_id} repeats row {seen[project.project_id]}"
-            )
+            raise CarbonixValueError(f"{where}: {project.project_id} repeats row {seen[project.project_id]}")
         seen[project.project_id] = line
         projects.append(project)
     if not projects:
@@ -191,9 +187,7 @@ class CertificationStore:
     def load(self, kind: str) -> tuple[StandardMerkleTree, int]:
         path = self._path(kind)
         if not path.is_file():
-            raise CarbonixLookupError(
-                f"no TGO {kind} root published from here yet ({path}): run carbonix tgo publish"
-            )
+            raise CarbonixLookupError(f"no TGO {kind} root published from here yet ({path}): run carbonix tgo publish")
         data = json.loads(path.read_text())
         return StandardMerkleTree.load(data["tree"]), int(data["epoch"])
 
@@ -274,10 +268,7 @@ def publish(
         now = ledger.w3.eth.get_block("latest")["timestamp"]
         for i, org in enumerate(orgs):
             progress(f"re-certifying participants {i + 1}/{len(orgs)}")
-            if (
-                org.certified_until <= now
-                or not ledger.registry.functions.isRegistered(org.wallet).call()
-            ):
+            if org.certified_until <= now or not ledger.registry.functions.isRegistered(org.wallet).call():
                 continue
             try:
                 ledger.verify_participant(
@@ -300,8 +291,6 @@ def publish(
             info = ledger.project(project.project_id)
             if not info["registered"] or to_checksum_address(info["owner"]) != project.owner:
                 continue
-            ledger.certify_project(
-                oracle, project.project_id, project.additional, tree.get_proof(project.leaf())
-            )
+            ledger.certify_project(oracle, project.project_id, project.additional, tree.get_proof(project.leaf()))
             result.recertified_projects.append(project.project_id)
     return result

@@ -38,18 +38,12 @@ class ErrorDecoder:
                 if entry.get("type") != "error":
                     continue
                 types = [_abi_type(i) for i in entry.get("inputs", [])]
-                selector = function_signature_to_4byte_selector(
-                    f"{entry['name']}({','.join(types)})"
-                )
+                selector = function_signature_to_4byte_selector(f"{entry['name']}({','.join(types)})")
                 decoder.errors[selector] = (entry["name"], types)
         return decoder
 
     def decode(self, data: str | bytes) -> ContractRevertError:
-        raw = (
-            bytes.fromhex(data[2:] if data.startswith("0x") else data)
-            if isinstance(data, str)
-            else data
-        )
+        raw = bytes.fromhex(data[2:] if data.startswith("0x") else data) if isinstance(data, str) else data
         known = self.errors.get(raw[:4])
         if known is None:
             return ContractRevertError("", raw="0x" + raw.hex())
@@ -75,9 +69,7 @@ class TxSender:
         except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
             raise self._revert(exc) from None
 
-    def transact(
-        self, account: LocalAccount, fn: ContractFunction, gas: int | None = None
-    ) -> TxReceipt:
+    def transact(self, account: LocalAccount, fn: ContractFunction, gas: int | None = None) -> TxReceipt:
         """Sends ``fn`` from ``account`` and returns its successful receipt."""
         params: dict[str, Any] = {
             "from": account.address,

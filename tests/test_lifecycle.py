@@ -352,8 +352,20 @@ def test_cli_project_register_needs_a_tgo_listing(world: World) -> None:
     """A project TGO has not listed cannot be registered: one clear line, nothing sent."""
     count = world.ledger.registry.functions.projectCount().call()
     result = run_cli(
-        "projects", "register", "--as", "4", "--id", "TH-NOT-LISTED-0001", "--type", "forestry",
-        "--methodology", "T-VER-S-METH-13-01", "--lat", "18.0", "--lon", "99.0",
+        "projects",
+        "register",
+        "--as",
+        "4",
+        "--id",
+        "TH-NOT-LISTED-0001",
+        "--type",
+        "forestry",
+        "--methodology",
+        "T-VER-S-METH-13-01",
+        "--lat",
+        "18.0",
+        "--lon",
+        "99.0",
     )
     assert result.returncode == 1
     assert "error:" in result.stderr and "TGO" in result.stderr

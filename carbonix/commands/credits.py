@@ -22,17 +22,11 @@ def _batch_id(value: str) -> int:
 def issue(
     project_id: str = typer.Option(..., "--project", help="Certified project id."),
     vintage: int = typer.Option(..., "--vintage", help="Vintage year."),
-    credit_type: str = typer.Option(
-        "reduction", "--type", help="|".join(enums.members("CreditType"))
-    ),
-    serial_prefix: str = typer.Option(
-        ..., "--serial-prefix", help="Serial namespace, e.g. TVER-<project>-<vintage>."
-    ),
+    credit_type: str = typer.Option("reduction", "--type", help="|".join(enums.members("CreditType"))),
+    serial_prefix: str = typer.Option(..., "--serial-prefix", help="Serial namespace, e.g. TVER-<project>-<vintage>."),
     first: int = typer.Option(..., "--first", help="First serial number of the range."),
     last: int = typer.Option(..., "--last", help="Last serial number of the range (inclusive)."),
-    buffer_bps: int = typer.Option(
-        0, "--buffer-bps", help="Buffer-pool share withheld, basis points."
-    ),
+    buffer_bps: int = typer.Option(0, "--buffer-bps", help="Buffer-pool share withheld, basis points."),
     issuer: str = typer.Option("tgo", "--as", help="Issuer account (TGO)."),
     as_json: bool = typer.Option(False, "--json", help="Print the issued batch as JSON."),
 ) -> None:
@@ -44,7 +38,8 @@ def issue(
         return
     console.print(
         f"[green]✓[/] issued batch [cyan]{hex(batch.batch_id)}[/]: {batch.minted:,} t to {batch.owner}, "
-        f"{batch.buffer:,} t buffer, serials {batch.serial_prefix} {batch.serial_start}-{batch.serial_end}  tx {batch.tx_hash}"
+        f"{batch.buffer:,} t buffer, serials {batch.serial_prefix} {batch.serial_start}-{batch.serial_end}  "
+        f"tx {batch.tx_hash}"
     )
 
 
@@ -67,9 +62,7 @@ def retire(
     batch_id: str = typer.Argument(..., help="Batch (token) id."),
     amount: int = typer.Option(..., "--tonnes", help="Whole tonnes CO2e to retire."),
     beneficiary: str = typer.Option(..., "--beneficiary", help="Who the retirement is for."),
-    purpose: str = typer.Option(
-        "voluntary_offset", "--purpose", help="|".join(enums.members("RetirementPurpose"))
-    ),
+    purpose: str = typer.Option("voluntary_offset", "--purpose", help="|".join(enums.members("RetirementPurpose"))),
     claim_start: str = typer.Option(..., "--claim-start", help="Claimed period start (ISO date)."),
     claim_end: str = typer.Option(..., "--claim-end", help="Claimed period end (ISO date)."),
     who: str = typer.Option(..., "--as", help="Holder retiring the credits."),

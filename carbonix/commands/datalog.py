@@ -17,13 +17,9 @@ app = typer.Typer(no_args_is_help=True, help="Emission data log (R10).")
 @app.command("commit")
 @handle_errors
 def commit(
-    readings: Path = typer.Argument(
-        ..., help="Graded readings CSV (sensor_id,sequence,timestamp,kg_co2e,grade)."
-    ),
+    readings: Path = typer.Argument(..., help="Graded readings CSV (sensor_id,sequence,timestamp,kg_co2e,grade)."),
     participant: str = typer.Option(..., "--participant", help="Accountable participant wallet."),
-    project_id: str = typer.Option(
-        None, "--project", help="Project id, if the readings belong to one."
-    ),
+    project_id: str = typer.Option(None, "--project", help="Project id, if the readings belong to one."),
     flow: str = typer.Option("emission", "--flow", help="emission | removal"),
     reporter: str = typer.Option("oracle", "--as", help="Reporter account."),
 ) -> None:

@@ -20,9 +20,7 @@ def register(
     project_id: str = typer.Option(..., "--id", help="Project id, e.g. TH-CCEP-2025-0001."),
     standard: str = typer.Option("t_ver", "--standard", help="|".join(enums.members("Standard"))),
     project_type: str = typer.Option(..., "--type", help="|".join(enums.members("ProjectType"))),
-    methodology: str = typer.Option(
-        ..., "--methodology", help="Methodology, e.g. T-VER-S-METH-13-01."
-    ),
+    methodology: str = typer.Option(..., "--methodology", help="Methodology, e.g. T-VER-S-METH-13-01."),
     latitude: float = typer.Option(..., "--lat", help="Latitude in degrees."),
     longitude: float = typer.Option(..., "--lon", help="Longitude in degrees."),
 ) -> None:
@@ -35,8 +33,15 @@ def register(
             "only the listed owner can register it"
         )
     receipt = open_ledger().register_project(
-        owner, project_id, standard, project_type, methodology, latitude, longitude,
-        entry["additional"], entry["proof"],
+        owner,
+        project_id,
+        standard,
+        project_type,
+        methodology,
+        latitude,
+        longitude,
+        entry["additional"],
+        entry["proof"],
     )
     tx_line(
         f"registered project {project_id} (certified, additional={entry['additional']}, epoch {entry['epoch']})",
@@ -52,9 +57,7 @@ def certify(
 ) -> None:
     """Re-certify a registered project with its proof from the latest TGO project root."""
     entry = store().project_proof(project_id)
-    receipt = open_ledger().certify_project(
-        account(who), project_id, entry["additional"], entry["proof"]
-    )
+    receipt = open_ledger().certify_project(account(who), project_id, entry["additional"], entry["proof"])
     tx_line(
         f"certified {project_id} (additional={entry['additional']}, epoch {entry['epoch']})",
         receipt,

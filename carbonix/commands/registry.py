@@ -9,9 +9,7 @@ import typer
 from carbonix.commands._common import console, handle_errors, print_json, progress
 from carbonix.context import account, open_ledger
 
-app = typer.Typer(
-    no_args_is_help=True, help="Import registry exports (Verra, Gold Standard, T-VER)."
-)
+app = typer.Typer(no_args_is_help=True, help="Import registry exports (Verra, Gold Standard, T-VER).")
 
 
 @app.command("import")
@@ -19,9 +17,7 @@ app = typer.Typer(
 def import_(
     path: Path = typer.Argument(..., help="Registry export (CSV)."),
     fmt: str = typer.Option(..., "--format", help="verra | gold-standard | tver"),
-    buffer_bps: int = typer.Option(
-        0, "--buffer-bps", help="Buffer-pool share withheld, basis points."
-    ),
+    buffer_bps: int = typer.Option(0, "--buffer-bps", help="Buffer-pool share withheld, basis points."),
     issuer: str = typer.Option("tgo", "--as", help="Issuer account (TGO)."),
     as_json: bool = typer.Option(False, "--json", help="Print a machine-readable summary."),
 ) -> None:
@@ -29,9 +25,7 @@ def import_(
     from carbonix.importer import import_file
 
     with progress(f"importing {path.name}", quiet=as_json) as update:
-        summary = import_file(
-            open_ledger(), account(issuer), path, fmt, buffer_bps, progress=update
-        )
+        summary = import_file(open_ledger(), account(issuer), path, fmt, buffer_bps, progress=update)
     if as_json:
         print_json(summary.as_dict())
     else:

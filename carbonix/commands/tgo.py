@@ -46,11 +46,13 @@ def publish(
         return
     if result.participant_root:
         console.print(
-            f"participant root [cyan]{result.participant_root}[/] epoch {result.participant_epoch}, re-certified {len(result.recertified_participants)}"
+            f"participant root [cyan]{result.participant_root}[/] epoch {result.participant_epoch}, "
+            f"re-certified {len(result.recertified_participants)}"
         )
     if result.project_root:
         console.print(
-            f"project root [cyan]{result.project_root}[/] epoch {result.project_epoch}, re-certified {len(result.recertified_projects)}"
+            f"project root [cyan]{result.project_root}[/] epoch {result.project_epoch}, "
+            f"re-certified {len(result.recertified_projects)}"
         )
     for tx in result.tx_hashes:
         console.print(f"  tx {tx}")
