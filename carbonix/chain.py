@@ -28,6 +28,8 @@ ANVIL = PROJECT_ROOT / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "b
 STATE_INTERVAL = 2
 # Block gas limit of the real DustBoy L2 (rollup.json); the L1 keeps anvil's default.
 L2_GAS_LIMIT = 800_000_000
+# Funded dev accounts: roles at 0-3, 10 and 11, participants at 4-9 and 12-19 (see deployments).
+DEV_ACCOUNTS = 20
 LAYERS = ("l1", "l2")
 PR_SET_PDEATHSIG = 1
 LABELS = {"l1": "L1 (JibChain)", "l2": "L2 (DustBoy)"}
@@ -135,7 +137,7 @@ def start(chain: Chain, settings: Settings, timeout: float = 30.0, detach: bool 
     chain.dir.mkdir(parents=True, exist_ok=True)
     # The mnemonic shows in the process list; it is anvil's public one (keys for local use only).
     cmd = [str(ANVIL), "--host", chain.host, "--port", str(chain.port)]
-    cmd += ["--chain-id", str(chain.chain_id), "--mnemonic", settings.dev_mnemonic]
+    cmd += ["--chain-id", str(chain.chain_id), "--mnemonic", settings.dev_mnemonic, "--accounts", str(DEV_ACCOUNTS)]
     cmd += ["--state", str(chain.state_file), "--state-interval", str(STATE_INTERVAL)]
     if settings.block_time > 0:
         cmd += ["--block-time", str(settings.block_time)]

@@ -10,6 +10,7 @@ from carbonix.commands import (
     datalog,
     demo,
     deploy,
+    market,
     participants,
     projects,
     registry,
@@ -18,7 +19,7 @@ from carbonix.commands import (
 
 app = typer.Typer(
     name="carbonix",
-    help="CarboniX carbon-credit exchange: chains, contracts, registry, credits and data log.",
+    help="CarboniX carbon-credit exchange: chains, contracts, registry, credits, data log and market.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
@@ -30,6 +31,7 @@ app.add_typer(projects.app, name="projects")
 app.add_typer(credits.app, name="credits")
 app.add_typer(registry.app, name="registry")
 app.add_typer(datalog.app, name="datalog")
+app.add_typer(market.app, name="market")
 app.command("demo")(demo.demo)
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """What a command needs to act: the Ledger of the current deployment and the signing accounts.
 
-Accounts are named on the command line as a role (``admin``, ``tgo``, ``oracle``, ``verifier``),
+Accounts are named on the command line as a role (``admin``, ``tgo``, ``oracle``, ``verifier``,
+``regulator``, ``treasury``),
 a participant number (``4``, ``5``, ... : index in the local development mnemonic), or
 ``env:VAR`` (a private key read from environment variable VAR). Role names resolve to
 ``CARBONIX_<ROLE>_KEY`` when that variable is set. Development keys are refused unless the chain is
@@ -18,6 +19,7 @@ from eth_account.signers.local import LocalAccount
 from carbonix.config import Settings, get_settings
 from carbonix.deployments import ROLE_INDEX, load_deployment, local_account
 from carbonix.exceptions import CarbonixValueError
+from carbonix.exchange import Exchange
 from carbonix.ledger import Ledger
 
 
@@ -25,6 +27,13 @@ def open_ledger(settings: Settings | None = None) -> Ledger:
     """The Ledger for the deployment named by ``settings.network``."""
     deployment = load_deployment(settings or get_settings())
     return Ledger(deployment.w3, deployment.contracts, deployment.from_block)
+
+
+def open_exchange(settings: Settings | None = None) -> Exchange:
+    """The Exchange (with its Ledger) for the deployment named by ``settings.network``."""
+    deployment = load_deployment(settings or get_settings())
+    contracts = deployment.contracts
+    return Exchange(Ledger(deployment.w3, contracts, deployment.from_block), contracts)
 
 
 def _is_local(rpc_url: str) -> bool:

@@ -28,7 +28,8 @@ from carbonix.exceptions import CarbonixError, CarbonixLookupError
 # py-solc-x finds the npm solc here (`make setup` links toolchain/solc-shim.js as solc-v0.8.28).
 SOLCX_DIR = PROJECT_ROOT / ".tools" / "solcx"
 # Local role keys: index in the dev mnemonic. Indexes 4 and up are participants.
-ROLE_INDEX = {"admin": 0, "tgo": 1, "oracle": 2, "verifier": 3}
+# Dev accounts of the local chains, by role; participants use 4-9 and 12 on (chain up funds 20).
+ROLE_INDEX = {"admin": 0, "tgo": 1, "oracle": 2, "verifier": 3, "regulator": 10, "treasury": 11}
 FIRST_PARTICIPANT_INDEX = 4
 
 Account.enable_unaudited_hdwallet_features()

@@ -370,7 +370,7 @@ class Ledger:
             serial_prefix=issued["serialPrefix"],
             serial_first=a["serialFirst"],
             serial_last=a["serialLast"],
-            project_id=self._project_id(issued["projectKey"]),
+            project_id=self.project_id_of(issued["projectKey"]),
             vintage=issued["vintage"],
             credit_type=enums.name("CreditType", issued["creditType"]),
         )
@@ -383,7 +383,8 @@ class Ledger:
             raise CarbonixLookupError(f"no issuance found for batch {hex(batch_id)}")
         return logs[0]["args"]
 
-    def _project_id(self, key: bytes) -> str:
+    def project_id_of(self, key: bytes) -> str:
+        """The project id string of a project key (from its ProjectRegistered event)."""
         logs = self.registry.events.ProjectRegistered.get_logs(
             from_block=self.from_block, argument_filters={"projectKey": key}
         )

@@ -335,6 +335,11 @@ contract Exchange is IExchange, AccessControl {
     }
 
     /// @inheritdoc IExchange
+    function baht() external view returns (address) {
+        return _baht;
+    }
+
+    /// @inheritdoc IExchange
     function marketCount() external view returns (uint32) {
         return _marketCount;
     }

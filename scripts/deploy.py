@@ -53,11 +53,34 @@ class Deployed:
     def __getitem__(self, name: str) -> str:
         return str(self.instances[name].address)
 
+    @property
+    def baht(self) -> str:
+        """The THB token: the local TestBaht, or CARBONIX_BAHT_TOKEN on a real network."""
+        if "TestBaht" in self.instances:
+            return self["TestBaht"]
+        address = os.environ.get("CARBONIX_BAHT_TOKEN")
+        if not address:
+            raise click.ClickException("set CARBONIX_BAHT_TOKEN to the baht ERC-20 the exchange settles in")
+        try:
+            return str(to_checksum_address(address))
+        except ValueError as err:
+            raise click.ClickException(f"CARBONIX_BAHT_TOKEN: {err}") from err
+
 
 class Step(NamedTuple):
-    """Deploy ``contracts/<name>.sol:<name>`` with ``args(deployment)``."""
+    """Deploy ``contracts/<name>.sol:<name>`` with ``args(deployment)``; ``local_only`` steps
+    (test tokens) are skipped on real networks."""
 
     name: str
+    args: Callable[[Deployed], list[Any]]
+    local_only: bool = False
+
+
+class Call(NamedTuple):
+    """``<contract>.<function>(*args(deployment))`` sent by the deployer while it is still admin."""
+
+    contract: str
+    function: str
     args: Callable[[Deployed], list[Any]]
 
 
@@ -73,18 +96,31 @@ class Grant(NamedTuple):
 L1_STEPS: list[Step] = []
 L1_GRANTS: list[Grant] = []
 
+# The exchange's fee on trade value, in basis points (0.45 %, the business plan's figure).
+EXCHANGE_FEE_BPS = 45
+
 L2_STEPS = [
     Step("CarbonRegistry", lambda d: [d.deployer]),
     Step("CarbonCredits", lambda d: [d.deployer, d["CarbonRegistry"]]),
     Step("EmissionDataLog", lambda d: [d.deployer, d["CarbonRegistry"]]),
+    Step("TestBaht", lambda d: [], local_only=True),
+    Step(
+        "Exchange",
+        lambda d: [d.deployer, d["CarbonRegistry"], d["CarbonCredits"], d.baht, d.roles["treasury"], EXCHANGE_FEE_BPS],
+    ),
+]
+L2_CALLS = [
+    # The exchange holds escrowed credits: the only holder besides verified participants (R1).
+    Call("CarbonCredits", "setSystemHolder", lambda d: [d["Exchange"], True]),
 ]
 L2_GRANTS = [
     Grant("CarbonRegistry", "ORACLE_ROLE", "oracle"),
     Grant("CarbonCredits", "ISSUER_ROLE", "tgo"),
     Grant("EmissionDataLog", "REPORTER_ROLE", "oracle"),
+    Grant("Exchange", "REGULATOR_ROLE", "regulator"),
 ]
 
-PLAN = {"l1": (L1_STEPS, L1_GRANTS), "l2": (L2_STEPS, L2_GRANTS)}
+PLAN = {"l1": (L1_STEPS, L1_GRANTS, []), "l2": (L2_STEPS, L2_GRANTS, L2_CALLS)}
 
 
 class Build(NamedTuple):
@@ -151,7 +187,8 @@ def connect_uri(net: Network, settings: Settings) -> str:
 
 def deploy_network(net: Network, build: Build, deployed: Deployed, sender: AccountAPI, uri: str) -> dict[str, Any]:
     """Deploy and wire one network's contracts; return its manifest."""
-    steps, grants = PLAN[net.layer]
+    plan, grants, calls = PLAN[net.layer]
+    steps = [step for step in plan if net.local or not step.local_only]
     provider = networks.provider
     entries: dict[str, Any] = {}
     for step in steps:
@@ -187,7 +224,20 @@ def deploy_network(net: Network, build: Build, deployed: Deployed, sender: Accou
                 "gas_used": receipt.gas_used,
             }
         )
-    handover(net, deployed, sender, [deployed.instances[s.name] for s in steps])
+    wired = []
+    for call in calls:
+        args = call.args(deployed)
+        receipt = getattr(deployed.instances[call.contract], call.function)(*args, sender=sender)
+        wired.append(
+            {
+                "contract": call.contract,
+                "function": call.function,
+                "args": [_jsonable(a) for a in args],
+                "tx_hash": _hex(receipt.txn_hash),
+                "gas_used": receipt.gas_used,
+            }
+        )
+    handover(net, deployed, sender, [deployed.instances[s.name] for s in steps if not s.local_only])
     settings = build.standard_json["settings"]
     return {
         "network": net.name,
@@ -209,6 +259,7 @@ def deploy_network(net: Network, build: Build, deployed: Deployed, sender: Accou
         },
         "contracts": entries,
         "grants": granted,
+        "calls": wired,
     }
 
 
@@ -271,7 +322,7 @@ def cli(network_name: str) -> None:
     settings = get_settings()
     target = NETWORKS[network_name]
     nets = [NETWORKS[target.l1], target] if target.l1 else [target]
-    names = [step.name for net in nets for step in PLAN[net.layer][0]]
+    names = [step.name for net in nets for step in PLAN[net.layer][0] if net.local or not step.local_only]
     click.echo(f"compiling {', '.join(names)} ...")
     build = compile_contracts(names)
     sender, roles = load_roles(target, settings)

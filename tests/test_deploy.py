@@ -18,7 +18,7 @@ from carbonix.config import PROJECT_ROOT, Settings
 from carbonix.deployments import Deployment
 from carbonix.exceptions import CarbonixLookupError
 
-L2_CONTRACTS = ["CarbonRegistry", "CarbonCredits", "EmissionDataLog"]
+L2_CONTRACTS = ["CarbonRegistry", "CarbonCredits", "EmissionDataLog", "TestBaht", "Exchange"]
 DEFAULT_ADMIN_ROLE = b"\x00" * 32
 ROLES = list(deployments.ROLE_INDEX)
 
@@ -47,10 +47,20 @@ def test_manifest_has_code_receipts_and_settings(deployment: Deployment) -> None
         assert receipt["contractAddress"] == entry["address"]
         assert receipt["blockNumber"] == entry["block_number"]
         assert receipt["gasUsed"] == entry["gas_used"]
-        assert any(item["type"] == "constructor" for item in entry["abi"])
+        if name != "TestBaht":  # the only contract without constructor arguments
+            assert any(item["type"] == "constructor" for item in entry["abi"])
     registry = m["contracts"]["CarbonRegistry"]["address"]
     assert m["contracts"]["CarbonCredits"]["constructor_args"] == [m["deployer"], registry]
     assert deployment.from_block == m["contracts"]["CarbonRegistry"]["block_number"]
+    c = m["contracts"]
+    assert c["Exchange"]["constructor_args"] == [
+        m["deployer"],
+        registry,
+        c["CarbonCredits"]["address"],
+        c["TestBaht"]["address"],
+        m["roles"]["treasury"],
+        45,
+    ]
 
 
 def test_l1_manifest_is_written(l1_deployment: Deployment) -> None:
@@ -66,16 +76,28 @@ def test_roles_are_granted(deployment: Deployment) -> None:
     registry = deployment.contract("CarbonRegistry")
     credits = deployment.contract("CarbonCredits")
     datalog = deployment.contract("EmissionDataLog")
+    exchange = deployment.contract("Exchange")
     granted = [
         (registry, registry.functions.ORACLE_ROLE().call(), roles["oracle"]),
         (credits, credits.functions.ISSUER_ROLE().call(), roles["tgo"]),
         (datalog, datalog.functions.REPORTER_ROLE().call(), roles["oracle"]),
+        (exchange, exchange.functions.REGULATOR_ROLE().call(), roles["regulator"]),
     ]
     for contract, role, holder in granted:
         assert contract.functions.hasRole(role, holder).call()
         assert not contract.functions.hasRole(role, roles["verifier"]).call()
         assert contract.functions.hasRole(DEFAULT_ADMIN_ROLE, roles["admin"]).call()
-    assert len(deployment.manifest["grants"]) == 3
+    assert len(deployment.manifest["grants"]) == 4
+    assert all(g["gas_used"] > 0 for g in deployment.manifest["grants"])
+    # The exchange may hold credits (escrow); nobody else who is not a verified participant can.
+    assert credits.functions.isSystemHolder(exchange.address).call()
+    (call,) = deployment.manifest["calls"]
+    assert (call["contract"], call["function"], call["args"]) == (
+        "CarbonCredits",
+        "setSystemHolder",
+        [exchange.address, True],
+    )
+    assert exchange.functions.treasury().call() == roles["treasury"]
 
 
 def test_signer_web3_sends_as_a_role(l2_snapshot: Deployment) -> None:
@@ -126,7 +148,7 @@ def test_verification_payload_recompiles_to_deployed_code(deployment: Deployment
     assert payload["contract_name"] == f"contracts/{name}.sol:{name}"
     assert payload["compiler_version"] == "v0.8.28+commit.7893614a"
     assert payload["address"] == entry["address"]
-    ctor = next(item for item in entry["abi"] if item["type"] == "constructor")
+    ctor = next((item for item in entry["abi"] if item["type"] == "constructor"), {"inputs": []})
     types = [i["type"] for i in ctor["inputs"]]
     assert payload["constructor_arguments"] == encode(types, entry["constructor_args"]).hex()
     sources = payload["standard_json_input"]["sources"]
@@ -166,6 +188,7 @@ def test_real_network_deploy_hands_admin_over(
     env |= {"JIBCHAIN_RPC_URL": l1.url, "DUSTBOY_L2_RPC_URL": l2.url}
     env |= {"CARBONIX_DEPLOYER_ALIAS": "cx-deployer", "CARBONIX_DEPLOYER_AUTOSIGN": "1"}
     env |= {"APE_ACCOUNTS_cx-deployer_PASSPHRASE": "a passphrase"}
+    env |= {"CARBONIX_BAHT_TOKEN": deployments.local_account(19).address}  # a real network's baht
     for key, value in env.items():
         monkeypatch.setenv(key, value)
 
@@ -180,3 +203,5 @@ def test_real_network_deploy_hands_admin_over(
         assert not contract.functions.hasRole(DEFAULT_ADMIN_ROLE, deployer.address).call()
     registry = live.contract("CarbonRegistry")
     assert registry.functions.hasRole(registry.functions.ORACLE_ROLE().call(), roles["oracle"]).call()
+    assert "TestBaht" not in live.names  # test tokens stay on local chains
+    assert live.contract("Exchange").functions.treasury().call() == roles["treasury"]

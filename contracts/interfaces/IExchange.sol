@@ -190,6 +190,8 @@ interface IExchange {
     function marketOf(uint256 batchId) external view returns (uint32 market_);
     function marketCount() external view returns (uint32);
     function defaultFeeBps() external view returns (uint16);
+    /// @notice The THB ERC-20 (2 decimals) trades settle in.
+    function baht() external view returns (address);
     function treasury() external view returns (address);
     function order(uint256 orderId) external view returns (Order memory);
     function level(uint32 market_, uint16 period, Side side, uint16 tick) external view returns (Level memory);
