@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from carbonix.commands import (
+    caps,
     chain,
     credits,
     datalog,
@@ -14,6 +15,7 @@ from carbonix.commands import (
     participants,
     projects,
     registry,
+    settle,
     tgo,
 )
 
@@ -32,6 +34,8 @@ app.add_typer(credits.app, name="credits")
 app.add_typer(registry.app, name="registry")
 app.add_typer(datalog.app, name="datalog")
 app.add_typer(market.app, name="market")
+app.add_typer(caps.app, name="caps")
+app.add_typer(settle.app, name="settle")
 app.command("demo")(demo.demo)
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from carbonix.deployments import ROLE_INDEX, load_deployment, local_account
 from carbonix.exceptions import CarbonixValueError
 from carbonix.exchange import Exchange
 from carbonix.ledger import Ledger
+from carbonix.settlement import Settlement
 
 
 def open_ledger(settings: Settings | None = None) -> Ledger:
@@ -34,6 +35,13 @@ def open_exchange(settings: Settings | None = None) -> Exchange:
     deployment = load_deployment(settings or get_settings())
     contracts = deployment.contracts
     return Exchange(Ledger(deployment.w3, contracts, deployment.from_block), contracts)
+
+
+def open_settlement(settings: Settings | None = None) -> Settlement:
+    """The Settlement contract (with its Ledger) for the deployment named by ``settings.network``."""
+    deployment = load_deployment(settings or get_settings())
+    contracts = deployment.contracts
+    return Settlement(Ledger(deployment.w3, contracts, deployment.from_block), contracts)
 
 
 def _is_local(rpc_url: str) -> bool:

@@ -2,10 +2,12 @@
 pragma solidity 0.8.28;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {Strings} from "@openzeppelin/contracts/utils/Strings.sol";
 import {ERC6909} from "solady/tokens/ERC6909.sol";
 
 import {ICarbonCredits} from "./interfaces/ICarbonCredits.sol";
 import {ICarbonRegistry} from "./interfaces/ICarbonRegistry.sol";
+import {QuarterLib} from "./libraries/QuarterLib.sol";
 import {Roles} from "./libraries/Roles.sol";
 
 /// @title CarbonCredits
@@ -13,6 +15,7 @@ import {Roles} from "./libraries/Roles.sol";
 /// once, transfers among verified participants only, and irreversible retirement with certificates.
 contract CarbonCredits is ICarbonCredits, ERC6909, AccessControl {
     bytes32 public constant ISSUER_ROLE = Roles.ISSUER;
+    bytes32 public constant ALLOWANCE_ISSUER_ROLE = Roles.ALLOWANCE_ISSUER;
 
     uint16 private constant BPS = 10_000;
     uint16 private constant MIN_VINTAGE = 1990;
@@ -23,6 +26,7 @@ contract CarbonCredits is ICarbonCredits, ERC6909, AccessControl {
     mapping(uint256 batchId => Batch) private _batches;
     mapping(bytes32 serialNamespace => uint48 serialStart) private _firstSerialStart;
     mapping(address account => bool) private _systemHolders;
+    mapping(address holder => mapping(uint16 period => uint256 tonnes)) private _complianceRetired;
 
     constructor(address admin, ICarbonRegistry registry_) {
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
@@ -58,7 +62,44 @@ contract CarbonCredits is ICarbonCredits, ERC6909, AccessControl {
         if (bytes(beneficiary).length == 0) revert CreditsEmptyBeneficiary();
         if (claimEnd < claimStart) revert CreditsInvalidClaimPeriod(claimStart, claimEnd);
         (serialFirst, serialLast) = _retire(batchId, amount);
+        if (purpose == RetirementPurpose.Compliance) _recordCompliance(claimStart, claimEnd, amount);
         emit CreditsRetired(batchId, msg.sender, purpose, serialFirst, serialLast, claimStart, claimEnd, beneficiary);
+    }
+
+    /// @inheritdoc ICarbonCredits
+    function issueAllowance(address to, uint16 period, uint48 serialStart, uint48 serialEnd, uint48 prevSerialStart)
+        external
+        onlyRole(ALLOWANCE_ISSUER_ROLE)
+        returns (uint256 batchId)
+    {
+        if (serialStart == 0 || serialEnd < serialStart) revert CreditsInvalidSerialRange(serialStart, serialEnd);
+        string memory prefix = allowancePrefix(period);
+        bytes32 namespace = keccak256(bytes(prefix));
+        uint48 next = _linkRange(namespace, serialStart, serialEnd, prevSerialStart);
+        batchId = _batchId(namespace, serialStart);
+        uint16 year = period / 4;
+        _batches[batchId] = Batch({
+            projectIndex: 0,
+            vintage: year,
+            creditType: CreditType.Allowance,
+            bufferBps: 0,
+            serialStart: serialStart,
+            serialEnd: serialEnd,
+            nextSerialStart: next,
+            retired: 0
+        });
+        emit BatchIssued(batchId, bytes32(0), to, 0, year, CreditType.Allowance, serialStart, serialEnd, 0, prefix);
+        _mint(to, batchId, serialEnd - serialStart + 1);
+    }
+
+    /// @inheritdoc ICarbonCredits
+    function complianceRetired(address holder, uint16 period) external view returns (uint256) {
+        return _complianceRetired[holder][period];
+    }
+
+    /// @inheritdoc ICarbonCredits
+    function allowancePrefix(uint16 period) public pure returns (string memory) {
+        return string.concat("TH-ALLOWANCE-", Strings.toString(period / 4), "Q", Strings.toString(period % 4 + 1));
     }
 
     /// @inheritdoc ICarbonCredits
@@ -146,6 +187,13 @@ contract CarbonCredits is ICarbonCredits, ERC6909, AccessControl {
         _burn(msg.sender, batchId, amount);
     }
 
+    /// @dev A compliance retirement counts for the quarter of its claim period (CB in settlement).
+    function _recordCompliance(uint40 claimStart, uint40 claimEnd, uint48 amount) internal {
+        uint16 period = QuarterLib.period(claimStart);
+        if (QuarterLib.period(claimEnd) != period) revert CreditsClaimSpansQuarters(claimStart, claimEnd);
+        _complianceRetired[msg.sender][period] += amount;
+    }
+
     function _issue(IssueParams calldata p) internal returns (uint256 batchId) {
         (uint24 projectIndex, address owner, bool additional) = _registry.certifiedProject(p.projectKey);
         if (projectIndex == 0) revert CreditsProjectNotCertified(p.projectKey);
@@ -178,6 +226,7 @@ contract CarbonCredits is ICarbonCredits, ERC6909, AccessControl {
         }
         if (bytes(p.serialPrefix).length == 0) revert CreditsEmptySerialPrefix();
         if (p.bufferBps >= BPS) revert CreditsInvalidBuffer(p.bufferBps);
+        if (p.creditType == CreditType.Allowance) revert CreditsAllowanceOnlyBySettlement();
         uint48 quantity = p.serialEnd - p.serialStart + 1;
         buffer = _bufferCredits(quantity, p.bufferBps);
         if (buffer >= quantity) revert CreditsInvalidBuffer(p.bufferBps);

@@ -24,7 +24,7 @@ from ape import accounts, compilers, networks, project
 from ape.api import AccountAPI
 from ape.contracts import ContractContainer, ContractInstance
 from eth_abi import encode
-from eth_utils import get_abi_input_types, to_checksum_address
+from eth_utils import get_abi_input_types, keccak, to_checksum_address
 from ethpm_types import ContractType
 from solcx import compile_standard
 from solcx.install import get_executable
@@ -108,16 +108,30 @@ L2_STEPS = [
         "Exchange",
         lambda d: [d.deployer, d["CarbonRegistry"], d["CarbonCredits"], d.baht, d.roles["treasury"], EXCHANGE_FEE_BPS],
     ),
+    Step(
+        "Settlement",
+        lambda d: [
+            d.deployer,
+            d["CarbonRegistry"],
+            d["CarbonCredits"],
+            d["EmissionDataLog"],
+            d.baht,
+            d.roles["treasury"],
+        ],
+    ),
 ]
 L2_CALLS = [
     # The exchange holds escrowed credits: the only holder besides verified participants (R1).
     Call("CarbonCredits", "setSystemHolder", lambda d: [d["Exchange"], True]),
+    # Settlement mints the allowance credits participants earn under their cap, nothing else.
+    Call("CarbonCredits", "grantRole", lambda d: [keccak(text="ALLOWANCE_ISSUER_ROLE"), d["Settlement"]]),
 ]
 L2_GRANTS = [
     Grant("CarbonRegistry", "ORACLE_ROLE", "oracle"),
     Grant("CarbonCredits", "ISSUER_ROLE", "tgo"),
     Grant("EmissionDataLog", "REPORTER_ROLE", "oracle"),
     Grant("Exchange", "REGULATOR_ROLE", "regulator"),
+    Grant("Settlement", "REGULATOR_ROLE", "regulator"),
 ]
 
 PLAN = {"l1": (L1_STEPS, L1_GRANTS, []), "l2": (L2_STEPS, L2_GRANTS, L2_CALLS)}

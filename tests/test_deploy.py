@@ -18,7 +18,7 @@ from carbonix.config import PROJECT_ROOT, Settings
 from carbonix.deployments import Deployment
 from carbonix.exceptions import CarbonixLookupError
 
-L2_CONTRACTS = ["CarbonRegistry", "CarbonCredits", "EmissionDataLog", "TestBaht", "Exchange"]
+L2_CONTRACTS = ["CarbonRegistry", "CarbonCredits", "EmissionDataLog", "TestBaht", "Exchange", "Settlement"]
 DEFAULT_ADMIN_ROLE = b"\x00" * 32
 ROLES = list(deployments.ROLE_INDEX)
 
@@ -77,17 +77,20 @@ def test_roles_are_granted(deployment: Deployment) -> None:
     credits = deployment.contract("CarbonCredits")
     datalog = deployment.contract("EmissionDataLog")
     exchange = deployment.contract("Exchange")
+    settlement = deployment.contract("Settlement")
     granted = [
         (registry, registry.functions.ORACLE_ROLE().call(), roles["oracle"]),
         (credits, credits.functions.ISSUER_ROLE().call(), roles["tgo"]),
         (datalog, datalog.functions.REPORTER_ROLE().call(), roles["oracle"]),
         (exchange, exchange.functions.REGULATOR_ROLE().call(), roles["regulator"]),
+        (settlement, settlement.functions.REGULATOR_ROLE().call(), roles["regulator"]),
+        (credits, credits.functions.ALLOWANCE_ISSUER_ROLE().call(), settlement.address),
     ]
     for contract, role, holder in granted:
         assert contract.functions.hasRole(role, holder).call()
         assert not contract.functions.hasRole(role, roles["verifier"]).call()
         assert contract.functions.hasRole(DEFAULT_ADMIN_ROLE, roles["admin"]).call()
-    assert len(deployment.manifest["grants"]) == 4
+    assert len(deployment.manifest["grants"]) == 5
     assert all(g["gas_used"] > 0 for g in deployment.manifest["grants"])
     # The exchange may hold credits (escrow); nobody else who is not a verified participant can.
     assert credits.functions.isSystemHolder(exchange.address).call()

@@ -20,7 +20,8 @@ interface ICarbonCredits {
         Allowance
     }
 
-    /// @dev `Compliance` retirements count against a participant's cap in quarterly settlement.
+    /// @dev `Compliance` retirements count against a participant's cap in quarterly settlement, in
+    /// the quarter of their claim period.
     enum RetirementPurpose {
         VoluntaryOffset,
         Compliance,
@@ -73,6 +74,10 @@ interface ICarbonCredits {
     error CreditsInvalidVintage(uint16 vintage);
     /// @notice Amounts are whole tonnes and must not be zero.
     error CreditsZeroAmount();
+    /// @notice A compliance retirement's claim period must lie within one TGO quarter (Thai time).
+    error CreditsClaimSpansQuarters(uint40 claimStart, uint40 claimEnd);
+    /// @notice Allowance credits come only from quarterly settlement (`issueAllowance`).
+    error CreditsAllowanceOnlyBySettlement();
     /// @notice Ether was sent with a credit transfer; credits move without payment here.
     error CreditsEtherNotAccepted();
     /// @notice No batch has this id.
@@ -128,6 +133,20 @@ interface ICarbonCredits {
         uint40 claimStart,
         uint40 claimEnd
     ) external returns (uint48 serialFirst, uint48 serialLast);
+
+    /// @notice Issues cap-and-trade allowance credits earned in quarterly settlement (allowance
+    /// issuer role, held by the Settlement contract): a batch of type Allowance, vintage = the year
+    /// of `period`, serial prefix `TH-ALLOWANCE-<year>Q<quarter>`, no project.
+    function issueAllowance(address to, uint16 period, uint48 serialStart, uint48 serialEnd, uint48 prevSerialStart)
+        external
+        returns (uint256 batchId);
+
+    /// @notice Tonnes `holder` retired for compliance against emissions of `period` (year * 4 +
+    /// quarter - 1, Thai time): what quarterly settlement counts as CB.
+    function complianceRetired(address holder, uint16 period) external view returns (uint256);
+
+    /// @notice The serial prefix of the allowance batches of `period`.
+    function allowancePrefix(uint16 period) external pure returns (string memory);
 
     /// @notice Allows or disallows a system contract to hold credits (admin role).
     function setSystemHolder(address account, bool allowed) external;

@@ -28,4 +28,28 @@ library QuarterLib {
             quarter := add(div(sub(month, 1), 3), 1)
         }
     }
+
+    /// @notice The period number of `ts`: its Thai-time quarter as year * 4 + quarter - 1 (the
+    /// exchange's trading periods and the settlement's quarters use it).
+    function period(uint256 ts) internal pure returns (uint16) {
+        (uint16 year, uint8 quarter) = yearQuarter(ts);
+        return year * 4 + quarter - 1;
+    }
+
+    /// @notice The first second of period `p` (00:00 ICT on the quarter's first day), as a unix time.
+    /// @dev Howard Hinnant's days-from-civil for the first day of the quarter's first month.
+    function periodStart(uint16 p) internal pure returns (uint256) {
+        unchecked {
+            uint256 y = p / 4;
+            uint256 m = (p % 4) * 3 + 1; // January, April, July or October
+            if (m <= 2) y -= 1; // the civil algorithm counts years from March
+            uint256 era = y / 400;
+            uint256 yoe = y - era * 400;
+            uint256 mp = m > 2 ? m - 3 : m + 9;
+            uint256 doy = (153 * mp + 2) / 5; // day 1 of the month
+            uint256 doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+            uint256 days_ = era * 146_097 + doe - 719_468;
+            return days_ * 1 days - ICT_OFFSET;
+        }
+    }
 }

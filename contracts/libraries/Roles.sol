@@ -12,6 +12,8 @@ library Roles {
     bytes32 internal constant ORACLE = keccak256("ORACLE_ROLE");
     /// @dev Oracle operators that commit emission batches to the data log.
     bytes32 internal constant REPORTER = keccak256("REPORTER_ROLE");
+    /// @dev The Settlement contract: issues the allowance credits participants earn under their cap.
+    bytes32 internal constant ALLOWANCE_ISSUER = keccak256("ALLOWANCE_ISSUER_ROLE");
     /// @dev The market regulator: lists markets, sets price bands (R3), minimum order sizes, and
     /// (for settlement) sector caps and surcharges.
     bytes32 internal constant REGULATOR = keccak256("REGULATOR_ROLE");

@@ -7,6 +7,7 @@ import {IERC6909} from "@openzeppelin/contracts/interfaces/draft-IERC6909.sol";
 import {ERC6909} from "solady/tokens/ERC6909.sol";
 
 import {ICarbonCredits} from "../../contracts/interfaces/ICarbonCredits.sol";
+import {QuarterLib} from "../../contracts/libraries/QuarterLib.sol";
 import {Roles} from "../../contracts/libraries/Roles.sol";
 
 import {SystemTest} from "./utils/BaseTest.sol";
@@ -500,7 +501,7 @@ contract CarbonCreditsTest is SystemTest {
             ICarbonCredits.RetirementPurpose.Compliance,
             1101,
             1399,
-            NOW - 90 days,
+            uint40(QuarterLib.periodStart(QuarterLib.period(NOW))),
             NOW,
             "Siam Cement PCL"
         );
@@ -584,6 +585,68 @@ contract CarbonCreditsTest is SystemTest {
         vm.assertTrue(credits.supportsInterface(type(IAccessControl).interfaceId));
         vm.assertTrue(credits.supportsInterface(type(IERC165).interfaceId));
         vm.assertFalse(credits.supportsInterface(0xffffffff));
+    }
+
+    // --- compliance accounting and allowances (quarterly settlement) ---
+
+    function test_retire_compliance_countsForTheClaimQuarter() public {
+        uint256 id = _issue(pAdd, 1, 1000, 0);
+        uint16 q2 = QuarterLib.period(NOW);
+        uint40 q2Start = uint40(QuarterLib.periodStart(q2));
+        vm.startPrank(alice);
+        credits.retire(id, 30, "Siam Cement PCL", ICarbonCredits.RetirementPurpose.Compliance, q2Start, NOW);
+        credits.retire(id, 12, "Siam Cement PCL", ICarbonCredits.RetirementPurpose.Compliance, q2Start - 10, q2Start - 1);
+        credits.retire(id, 5, "Siam Cement PCL", ICarbonCredits.RetirementPurpose.Cbam, q2Start, NOW); // not CB
+        vm.expectRevert(
+            abi.encodeWithSelector(ICarbonCredits.CreditsClaimSpansQuarters.selector, q2Start - 1, NOW)
+        );
+        credits.retire(id, 1, "Siam Cement PCL", ICarbonCredits.RetirementPurpose.Compliance, q2Start - 1, NOW);
+        vm.stopPrank();
+        vm.assertEq(credits.complianceRetired(alice, q2), 30);
+        vm.assertEq(credits.complianceRetired(alice, q2 - 1), 12);
+        vm.assertEq(credits.complianceRetired(bob, q2), 0);
+    }
+
+    function test_issueAllowance_onlyByTheAllowanceIssuer() public {
+        address settlement = makeAddr("settlement");
+        vm.prank(admin);
+        credits.grantRole(Roles.ALLOWANCE_ISSUER, settlement);
+        uint16 period = 2026 * 4; // 2026Q1
+        vm.assertEq(credits.allowancePrefix(period), "TH-ALLOWANCE-2026Q1");
+
+        vm.expectRevert(
+            abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, tgo, Roles.ALLOWANCE_ISSUER)
+        );
+        vm.prank(tgo);
+        credits.issueAllowance(alice, period, 1, 10, 0);
+
+        vm.prank(settlement);
+        uint256 id = credits.issueAllowance(alice, period, 1, 120, 0);
+        vm.assertEq(id, _batchId("TH-ALLOWANCE-2026Q1", 1));
+        vm.assertEq(credits.balanceOf(alice, id), 120);
+        ICarbonCredits.Batch memory b = credits.batch(id);
+        vm.assertEq(uint256(b.creditType), uint256(ICarbonCredits.CreditType.Allowance));
+        vm.assertEq(b.vintage, 2026);
+        vm.assertEq(b.projectIndex, 0);
+        vm.prank(settlement);
+        credits.issueAllowance(bob, period, 121, 130, 1); // the next participant's range follows
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                ICarbonCredits.CreditsSerialRangeOverlaps.selector, keccak256("TH-ALLOWANCE-2026Q1"), 125, 140
+            )
+        );
+        vm.prank(settlement);
+        credits.issueAllowance(bob, period, 125, 140, 121);
+        vm.expectRevert(abi.encodeWithSelector(ICarbonCredits.CreditsReceiverNotVerified.selector, dave));
+        vm.prank(settlement);
+        credits.issueAllowance(dave, period, 131, 140, 121);
+    }
+
+    function test_issueBatch_refusesAllowanceType() public {
+        ICarbonCredits.IssueParams memory p = _params(pAdd, 1, 10, 0);
+        p.creditType = ICarbonCredits.CreditType.Allowance;
+        vm.expectRevert(abi.encodeWithSelector(ICarbonCredits.CreditsAllowanceOnlyBySettlement.selector));
+        _issue(p);
     }
 
     function test_metadata_wholeTonnes() public view {

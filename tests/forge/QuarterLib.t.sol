@@ -70,6 +70,21 @@ contract QuarterLibTest is BaseTest {
         vm.assertLe(uint256(y1) * 4 + q1, uint256(y2) * 4 + q2);
     }
 
+    function test_periodStart_knownQuarters() public pure {
+        vm.assertEq(QuarterLib.periodStart(2026 * 4 + 1), 1_774_976_400); // 2026-04-01 00:00 ICT
+        vm.assertEq(QuarterLib.periodStart(2024 * 4 + 0), 1_704_042_000); // 2024-01-01 00:00 ICT
+        vm.assertEq(QuarterLib.periodStart(2024 * 4 + 1), 1_711_904_400); // after 29 February
+        vm.assertEq(QuarterLib.periodStart(2100 * 4 + 1), 4_110_195_600); // 2100 is no leap year
+    }
+
+    /// @dev periodStart(p) is in period p and one second earlier is in p - 1, across 1971-2199.
+    function test_fuzz_periodStart_isTheBoundary(uint16 p) public pure {
+        p = uint16(bound(p, 1971 * 4, 2199 * 4 + 3));
+        uint256 start = QuarterLib.periodStart(p);
+        vm.assertEq(QuarterLib.period(start), p);
+        vm.assertEq(QuarterLib.period(start - 1), p - 1);
+    }
+
     /// @dev Walks years, then months, from 1970 in Thai time.
     function _reference(uint256 ts) internal pure returns (uint16, uint8) {
         uint256 day = (ts + 7 hours) / 1 days;

@@ -7,6 +7,7 @@ import {CarbonCredits} from "../../../contracts/CarbonCredits.sol";
 import {CarbonRegistry} from "../../../contracts/CarbonRegistry.sol";
 import {ICarbonCredits} from "../../../contracts/interfaces/ICarbonCredits.sol";
 import {ICarbonRegistry} from "../../../contracts/interfaces/ICarbonRegistry.sol";
+import {QuarterLib} from "../../../contracts/libraries/QuarterLib.sol";
 
 import {Test} from "../utils/BaseTest.sol";
 import {MerkleBuilder} from "../utils/MerkleBuilder.sol";
@@ -535,7 +536,12 @@ contract Handler is Test {
         uint48 a = uint48(bound(amount, 1, ghostBalance[id][holder]));
         vm.prank(holder);
         (uint48 first, uint48 last) = credits.retire(
-            id, a, "beneficiary", ICarbonCredits.RetirementPurpose(purpose % 6), time - 90 days, time
+            id,
+            a,
+            "beneficiary",
+            ICarbonCredits.RetirementPurpose(purpose % 6),
+            uint40(QuarterLib.periodStart(QuarterLib.period(time))), // one quarter, as compliance requires
+            time
         );
         vm.assertEq(first, b.start + b.retired, "retirement must continue from the bottom");
         vm.assertEq(last, uint256(first) + a - 1, "retirement range"); // widened: the top serial is 2^48 - 1
@@ -715,7 +721,7 @@ contract Handler is Test {
         return ICarbonCredits.IssueParams({
             projectKey: key,
             vintage: uint16(2020 + start % 10),
-            creditType: ICarbonCredits.CreditType(start % 4),
+            creditType: ICarbonCredits.CreditType(start % 3), // Allowance comes only from settlement
             bufferBps: bps,
             serialPrefix: _prefixes[ns],
             serialStart: start,

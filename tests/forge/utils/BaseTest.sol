@@ -6,6 +6,7 @@ import {CarbonRegistry} from "../../../contracts/CarbonRegistry.sol";
 import {EmissionDataLog} from "../../../contracts/EmissionDataLog.sol";
 import {ICarbonCredits} from "../../../contracts/interfaces/ICarbonCredits.sol";
 import {ICarbonRegistry} from "../../../contracts/interfaces/ICarbonRegistry.sol";
+import {QuarterLib} from "../../../contracts/libraries/QuarterLib.sol";
 import {Roles} from "../../../contracts/libraries/Roles.sol";
 
 import {MerkleBuilder} from "./MerkleBuilder.sol";
@@ -305,7 +306,7 @@ abstract contract BaseTest is Test {
             amount,
             "Siam Cement PCL",
             ICarbonCredits.RetirementPurpose.Compliance,
-            NOW - 90 days,
+            uint40(QuarterLib.periodStart(QuarterLib.period(NOW))), // a compliance claim is one quarter
             NOW
         );
     }
