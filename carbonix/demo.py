@@ -5,7 +5,9 @@ through the same ``carbonix`` commands a user types, printing each command and i
 TGO publishes its certification lists, a cement exporter, a rice cooperative and a forest community
 register and prove their certification, the cooperative registers and certifies a T-VER project,
 TGO issues a batch (10 % to the buffer pool), credits move, the exporter retires some for CBAM with
-a certificate, and the oracle commits an emission batch and a single record. With ``check`` it
+a certificate, and the oracle commits an emission batch and a single record. Then a market opens
+for the batch: asks, bids, a buy by preference, fills with fees; the quarter closes, its open
+orders are reclaimed, the regulator's caps apply and every participant is settled. With ``check`` it
 also asserts every outcome against the chain and exits non-zero on any difference.
 """
 
@@ -18,15 +20,18 @@ import shutil
 import subprocess
 import sys
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 from rich.console import Console
+from web3 import Web3
 
 from carbonix import chain
 from carbonix.config import PROJECT_ROOT, get_settings
-from carbonix.context import open_ledger
+from carbonix.context import open_exchange, open_ledger, open_settlement
 from carbonix.deployments import local_account, manifest_path
 from carbonix.exceptions import CarbonixError
+from carbonix.orderbook import period_label
 
 console = Console(highlight=False)
 CARBONIX = Path(sys.executable).parent / "carbonix"
@@ -353,6 +358,83 @@ class Scenario:
             grams // 1000 + 1250,
         )
         self.run("datalog", "total", participant, "--year", str(year), "--quarter", str(quarter))
+        self.market_and_settlement(batch, year * 4 + quarter - 1)
+
+    def market_and_settlement(self, batch: str, period: int) -> None:
+        """Issue 3: a market for the batch, orders, fills, then the quarter closes and settles."""
+        ex, st = open_exchange(), open_settlement()
+        cement, coop, forest = self.wallet["cement"], self.wallet["coop"], self.wallet["forest"]
+        quarter = period_label(period)
+        self.say("The regulator opens a market for the batch: band 150-1,500 THB/t (R3), orders of 10 t or more")
+        self.run("market", "open", batch, "--floor", "150", "--ceiling", "1500", "--min-tonnes", "10")
+        self.say("Traders move credits and (test) baht into the exchange")
+        self.run("market", "deposit", "--as", "5", "--market", "1", "--tonnes", "2000")
+        for index in ("4", "6"):
+            self.run("market", "faucet", "--thb", "400000", "--as", index)
+            self.run("market", "deposit", "--as", index, "--thb", "300000")
+        self.say("The cooperative offers 500 t at 320 THB/t and 500 t at 350; the forest community bids 300")
+        self.run("market", "ask", "1", "--price", "320", "--tonnes", "500", "--as", "5")
+        self.run("market", "ask", "1", "--price", "350", "--tonnes", "500", "--as", "5")
+        self.run("market", "bid", "1", "--price", "300", "--tonnes", "200", "--as", "6")
+        self.run("market", "ask", "1", "--price", "120", "--tonnes", "50", "--as", "5", expect_error="outside market")
+        self.run("market", "book", "1")
+        self.say("The exporter buys 600 t of agriculture credits, vintage 2025+, for at most 200,000 THB")
+        self.run(
+            "market", "buy", "--type", "agriculture", "--min-vintage", "2025", "--tonnes", "600",
+            "--max-thb", "200000", "--as", "4",
+        )  # fmt: skip
+        self.expect("exporter's tonnes in the exchange", ex.balances(cement)["credits"].get("1"), 600)
+        self.say("The cooperative sells 200 t into the forest community's bid (fee 0.45 % from the seller)")
+        self.run("market", "ask", "1", "--price", "300", "--tonnes", "200", "--as", "5")
+        self.expect("forest's tonnes", ex.balances(forest)["credits"].get("1"), 200)
+        self.run("market", "trades")
+        self.run("market", "book", "1")
+
+        self.say(f"The exporter takes 100 t home and retires 10 t for compliance in {quarter} (CB)")
+        self.run("market", "withdraw", "--as", "4", "--market", "1", "--tonnes", "100")
+        claim_start = st.contract.functions.opensAt(period - 1).call() - st.contract.functions.grace().call()
+        now = int(ex.w3.eth.get_block("latest")["timestamp"])
+        self.run(
+            "credits", "retire", batch, "--tonnes", "10", "--beneficiary", "Siam Cement Exports",
+            "--purpose", "compliance", "--claim-start", str(claim_start), "--claim-end", str(now), "--as", "4",
+        )  # fmt: skip
+
+        self.say(f"The regulator sets {quarter} terms: a cap per sector, surcharge and floor (Table 3)")
+        self.run("caps", "propose", "--quarter", quarter, "--sector", "industry", "--strategy", "moderate")
+        self.run(
+            "caps", "set", "--quarter", quarter, "--sector", "industry", "--cap-t", "12",
+            "--surcharge-thb", "300", "--floor-thb", "150",
+        )  # fmt: skip
+        for sector, cap in (("agriculture", "50"), ("forestry", "5")):
+            self.run(
+                "caps", "set", "--quarter", quarter, "--sector", sector, "--cap-t", cap,
+                "--surcharge-thb", "150", "--floor-thb", "100",
+            )  # fmt: skip
+        self.run("settle", "run", "--quarter", quarter, expect_error="SettlementPeriodNotClosed")
+
+        self.say(f"Fast-forward the local chains past the end of {quarter} (local chains only)")
+        opens = st.contract.functions.opensAt(period).call()
+        for url in (self.settings.l1_url, self.settings.l2_url):
+            w3 = Web3(Web3.HTTPProvider(url))
+            gap = max(0, opens - int(w3.eth.get_block("latest")["timestamp"])) + 60
+            w3.provider.make_request("evm_increaseTime", [gap])
+            w3.provider.make_request("evm_mine", [])
+        self.say("Orders of the closed quarter no longer fill; anyone returns their escrow")
+        self.run("market", "reclaim")
+        self.expect("open orders after the reclaim", ex.book().stale(ex.current_period()), [])
+
+        self.say(f"Settlement of {quarter}: every participant once, O(1) each (Algorithm 1, lines 1-14)")
+        self.run("settle", "run", "--quarter", quarter)
+        self.run("settle", "show", "--quarter", quarter)
+        self.run("settle", "run", "--quarter", quarter, expect_error="nobody to settle")
+        record = st.record(period, cement)
+        emissions_kg = st.emissions(cement, period)
+        uncovered_kg = max(0, emissions_kg - 12_000 - 10_000)  # cap 12 t, 10 t retired for compliance
+        surcharge = -(-uncovered_kg * 30_000 // 1000)  # satang, rounded up
+        self.expect("exporter's debt (THB)", record["debt_thb"], str(Decimal(surcharge) / 100))
+        self.expect("cooperative's allowance (t)", st.record(period, coop)["allowance_t"], 50)
+        self.run("settle", "claim", "--quarter", quarter, "--as", "5")
+        self.expect("allowance claimed", st.record(period, coop)["allowance_claimed"], True)
 
     @staticmethod
     def _batch_end(ledger, now: int) -> int:

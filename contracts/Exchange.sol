@@ -283,8 +283,10 @@ contract Exchange is IExchange, AccessControl {
             uint256 lo = leg.limitTick > m.floorTick ? leg.limitTick : m.floorTick;
             Fill memory f = _match(leg.market, m, period, Side.Ask, lo, m.ceilingTick, leg.quantity, leg.maxFills);
             if (f.quantity == 0) continue;
+            // Read again: a fill against the seller's own bid credited tonnes during _match. The
+            // balance is still >= held >= leg.quantity >= f.quantity.
             unchecked {
-                _creditsOf[msg.sender][leg.market] = held - f.quantity;
+                _creditsOf[msg.sender][leg.market] -= f.quantity;
             }
             _accrue(leg.market, f.fees);
             sold += f.quantity;

@@ -2,6 +2,7 @@
 pragma solidity 0.8.28;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {SafeTransferLib} from "solady/utils/SafeTransferLib.sol";
 
 import {ICarbonCredits} from "./interfaces/ICarbonCredits.sol";
@@ -37,6 +38,9 @@ contract Settlement is ISettlement, AccessControl {
     mapping(uint16 period => mapping(ICarbonRegistry.Sector sector => Terms)) private _terms;
     mapping(uint16 period => mapping(address participant => Record)) private _records;
     mapping(uint16 period => AllowanceCursor) private _cursors;
+    /// @dev Whether anyone was settled in the period: its terms stay frozen even if a longer
+    /// grace moves `opensAt` back into the future.
+    mapping(uint16 period => bool) private _settling;
 
     constructor(
         address admin,
@@ -62,7 +66,9 @@ contract Settlement is ISettlement, AccessControl {
     {
         // Terms are fixed before anyone can settle under them: nobody is billed by rules that
         // changed after the fact.
-        if (block.timestamp >= opensAt(period)) revert SettlementTermsFrozen(period, sector);
+        if (block.timestamp >= opensAt(period) || _settling[period]) {
+            revert SettlementTermsFrozen(period, sector);
+        }
         _terms[period][sector] = Terms({
             capKg: t.capKg,
             surchargeRate: t.surchargeRate,
@@ -85,6 +91,7 @@ contract Settlement is ISettlement, AccessControl {
         if (participants.length > MAX_BATCH) revert SettlementBatchTooLarge(participants.length);
         uint256 open = opensAt(period);
         if (block.timestamp < open) revert SettlementPeriodNotClosed(period, open);
+        if (participants.length != 0 && !_settling[period]) _settling[period] = true;
         (uint16 year, uint8 quarter) = (period / 4, uint8(period % 4 + 1));
         for (uint256 i; i < participants.length; ++i) {
             _settleOne(period, year, quarter, participants[i]);
@@ -96,7 +103,8 @@ contract Settlement is ISettlement, AccessControl {
         Record storage r = _records[period][participant];
         uint128 debt = r.debt;
         if (debt == 0) revert SettlementNothingOwed(period, participant);
-        if (amount == 0 || amount > debt) revert SettlementOverpaid(debt, amount);
+        if (amount == 0) revert SettlementZeroPayment();
+        if (amount > debt) revert SettlementOverpaid(debt, amount);
         unchecked {
             r.debt = debt - uint128(amount);
         }
@@ -112,7 +120,8 @@ contract Settlement is ISettlement, AccessControl {
         r.allowanceClaimed = true;
         AllowanceCursor memory c = _cursors[period];
         uint48 start = c.nextSerial == 0 ? 1 : c.nextSerial;
-        uint48 end = start + uint48(tonnes) - 1;
+        // Checked: an allowance beyond the uint48 serials reverts instead of minting a truncated range.
+        uint48 end = SafeCast.toUint48(uint256(start) + tonnes - 1);
         _cursors[period] = AllowanceCursor({nextSerial: end + 1, lastStart: start});
         batchId = _credits.issueAllowance(msg.sender, period, start, end, c.lastStart);
         emit AllowanceClaimed(period, msg.sender, batchId, tonnes);

@@ -71,7 +71,6 @@ interface IExchange {
     error ExchangeInvalidMarket();
     error ExchangeInvalidBand(uint16 floorTick, uint16 ceilingTick);
     error ExchangePriceOutsideBand(uint16 tick, uint16 floorTick, uint16 ceilingTick);
-    error ExchangeBelowMinimum(uint32 quantity, uint32 minQuantity);
     error ExchangeZeroAmount();
     error ExchangeInsufficientBalance(uint256 available, uint256 needed);
     error ExchangeDeadlinePassed(uint40 deadline);

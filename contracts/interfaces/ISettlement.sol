@@ -53,6 +53,7 @@ interface ISettlement {
     error SettlementNothingToClaim(uint16 period, address participant);
     error SettlementNothingOwed(uint16 period, address participant);
     error SettlementOverpaid(uint256 debt, uint256 amount);
+    error SettlementZeroPayment();
     error SettlementBatchTooLarge(uint256 length);
     error SettlementZeroAddress();
 

@@ -11,6 +11,14 @@ interface Vm {
         address emitter;
     }
 
+    struct Gas {
+        uint64 gasLimit;
+        uint64 gasTotalUsed;
+        uint64 gasMemoryUsed;
+        int64 gasRefunded;
+        uint64 gasRemaining;
+    }
+
     function warp(uint256 timestamp) external;
     function roll(uint256 blockNumber) external;
     function prank(address sender) external;
@@ -29,6 +37,9 @@ interface Vm {
     function recordLogs() external;
     function getRecordedLogs() external returns (Log[] memory);
     function snapshotGasLastCall(string calldata name) external returns (uint256 gasUsed);
+    /// @dev Writes to `<snapshots>/<group>.json` instead of the test contract's file.
+    function snapshotGasLastCall(string calldata group, string calldata name) external returns (uint256 gasUsed);
+    function lastCallGas() external view returns (Gas memory gas);
     function toString(uint256 value) external pure returns (string memory);
 
     function assertTrue(bool condition) external pure;
@@ -57,4 +68,8 @@ interface Vm {
     function assertGe(uint256 left, uint256 right, string calldata error) external pure;
     function assertGt(uint256 left, uint256 right) external pure;
     function assertGt(uint256 left, uint256 right, string calldata error) external pure;
+    /// @dev `maxPercentDelta` is 1e18 for 100%.
+    function assertApproxEqRel(uint256 left, uint256 right, uint256 maxPercentDelta, string calldata error)
+        external
+        pure;
 }
