@@ -30,7 +30,7 @@ REFERENCE = {
     "place_ask": ("202,732", 80_000, "new ask joining an existing price level, escrowed tonnes"),
     "place_ask_new_level": ("202,732", None, "new ask opening a price level (report)"),
     "place_bid": ("-", 80_000, "new bid joining an existing price level, escrowed baht"),
-    "buy_fill_1": ("225,862", 90_000, "taker buy filling one ask: payment, fee, first position"),
+    "buy_fill_1": ("225,862", 90_000, "taker buy filling one ask: payment, fee, taker's first position"),
     "buy_fill_1_depth_10000": ("grows with depth", None, "same, book of 10,000 orders at 1,000 levels"),
     "buy_fill_10_marginal": ("-", 35_000, "extra gas per additional fill in one taker tx"),
     "cancel": ("-", 40_000, "cancel a resting bid, escrow back"),
@@ -89,7 +89,10 @@ def measure(
     last_bid = ex.place(bidder, market, "bid", "900", 10).order_id
     assert last_bid is not None
     gas["cancel"] = ex.cancel(bidder, last_bid)["gasUsed"]
-    # A first-time taker fills exactly one ask; the level keeps two more.
+    # The maker has sold before (its baht balance exists); a first-time taker fills exactly one
+    # ask and the level keeps two more.
+    ex.place(maker, market, "ask", "999", 1)
+    ex.buy(bidder, [Leg(market, 1, 999, 1)], satang("1000"))
     gas["buy_fill_1"] = ex.buy(taker, [Leg(market, 50, 1000, 1)], satang("50000")).receipt["gasUsed"]
 
     say(f"exchange: filling the book with {DEPTH_LEVELS * DEPTH_PER_LEVEL:,} asks at {DEPTH_LEVELS:,} price levels")
@@ -103,7 +106,9 @@ def measure(
     # The same trade, a first-time taker filling one ask of a level that keeps one more.
     gas["buy_fill_1_depth_10000"] = ex.buy(taker2, [Leg(market, 50, 1000, 1)], satang("50000")).receipt["gasUsed"]
 
-    # Marginal gas per fill: the same taker (position held) fills 1, then 10 asks of 1 t.
+    # Marginal gas per fill: clear the 1,000 THB level, then the same taker (position held)
+    # fills 1 ask of 1 t, then 10 (9 at 1,001 THB and 1 at 1,002).
+    ex.buy(taker, [Leg(market, 50, 1000, 5)], satang("60000"))
     one = ex.buy(taker, [Leg(market, 1, 1001, 1)], satang("5000")).receipt["gasUsed"]
     ten = ex.buy(taker, [Leg(market, 10, 1002, 10)], satang("50000")).receipt["gasUsed"]
     gas["buy_fill_1_position_held"] = one

@@ -430,12 +430,12 @@ contract Exchange is IExchange, AccessControl {
         returns (bool emptied)
     {
         Level storage lv = _levels[queueId];
-        uint32 head = lv.head;
+        (uint32 head, uint32 tail) = (lv.head, lv.tail);
         uint32 seq = head;
         while (true) {
             uint32 next = _fillOne(queueId << 32 | seq, price, t, f);
             if (next == seq) break; // partly filled: the taker is done, the maker keeps its place
-            seq = next;
+            seq = _successor(seq, next, tail);
             if (seq == 0 || t.quantity == 0 || t.fillsLeft == 0) break;
         }
         if (seq == head) return false;
@@ -446,7 +446,7 @@ contract Exchange is IExchange, AccessControl {
         lv.head = seq; // the new head's `prev` is stale: a head is known by lv.head
     }
 
-    /// @dev One fill against maker order `orderId`. Returns the next sequence of the queue if the
+    /// @dev One fill against maker order `orderId`. Returns its stored `next` (0: implicit) if the
     /// order was consumed (and deleted), its own sequence if it keeps a remainder.
     function _fillOne(uint256 orderId, uint64 price, Taker memory t, Fill memory f) internal returns (uint32) {
         Order storage o = _orders[orderId];
@@ -489,7 +489,8 @@ contract Exchange is IExchange, AccessControl {
         if (l.tail == 0) {
             l.head = seq;
             _books[bookId].set(tick);
-        } else {
+        } else if (l.tail + 1 != seq) {
+            // The old tail's implicit successor (tail + 1) was cancelled: link explicitly.
             _orders[queueId << 32 | l.tail].next = seq;
         }
         (l.tail, l.lastSeq) = (seq, seq);
@@ -501,15 +502,27 @@ contract Exchange is IExchange, AccessControl {
         uint256 queueId = orderId >> 32;
         uint32 seq = uint32(orderId);
         Level memory l = _levels[queueId];
+        uint32 next = _successor(seq, o.next, l.tail);
         if (l.head == seq) {
-            l.head = o.next;
-        } else {
-            _orders[queueId << 32 | o.prev].next = o.next;
-            if (o.next != 0) _orders[queueId << 32 | o.next].prev = o.prev;
+            l.head = next;
+        } else if (next != 0) {
+            // A middle order: link its neighbours (a removed tail's predecessor simply becomes
+            // the tail, whose successor is never read).
+            _orders[queueId << 32 | o.prev].next = next;
+            _orders[queueId << 32 | next].prev = o.prev;
         }
         if (l.tail == seq) l.tail = l.head == 0 ? 0 : o.prev;
         _levels[queueId] = l;
         if (l.head == 0) _books[queueId >> 16].clear(uint16(queueId));
+    }
+
+    /// @dev The order after `seq` in its queue: none after the tail, else the stored `next`, or
+    /// `seq + 1` when none is stored. Appending to a queue whose tail is the previous sequence
+    /// number (the usual case) writes nothing to the tail; links are stored only around cancelled
+    /// orders.
+    function _successor(uint32 seq, uint32 storedNext, uint32 tail) internal pure returns (uint32) {
+        if (seq == tail) return 0;
+        return storedNext != 0 ? storedNext : seq + 1;
     }
 
     /// @dev Deletes an order and returns its escrow to the owner's balance.

@@ -45,9 +45,7 @@ def revert_name(excinfo: pytest.ExceptionInfo[ContractRevertError]) -> str:
 
 
 def _commit(st: Settlement, oracle: LocalAccount, wallet: str, tonnes: int, now: int, flow: str = "emission") -> None:
-    readings = [
-        Reading(f"stack-{wallet[2:8]}-{flow}", i, now - 60 + i, tonnes * 1_000_000 // 4, "A") for i in range(4)
-    ]
+    readings = [Reading(f"stack-{wallet[2:8]}-{flow}", i, now - 60 + i, tonnes * 1_000_000 // 4, "A") for i in range(4)]
     batch, _ = build_batch(wallet, readings, flow=flow)
     st.ledger.commit_emission_batch(oracle, batch)
 

@@ -41,6 +41,8 @@ interface IExchange {
     }
 
     /// @dev One slot per resting order; `prev` and `next` are sequence numbers within its tick.
+    /// `next` is 0 when the successor is simply the next sequence number (or the order is the
+    /// tail); `prev` is meaningless for the head of the queue.
     struct Order {
         address owner;
         uint32 remaining;

@@ -31,34 +31,37 @@ library TickBitmap {
         if (word == 0) b.summary &= ~(1 << w);
     }
 
-    /// @dev The lowest marked tick in [from, to], or NONE.
-    function lowestIn(Bitmap storage b, uint256 from, uint256 to) internal view returns (uint256 tick) {
+    /// @dev The lowest marked tick in [from, to], or NONE. Reads the summary first: an empty
+    /// range costs one slot, a hit two (three when `from`'s own word holds only lower ticks).
+    function lowestIn(Bitmap storage b, uint256 from, uint256 to) internal view returns (uint256) {
         if (from > to) return NONE;
-        uint256 w = from >> 8;
-        uint256 word = b.words[w] & (type(uint256).max << (from & 0xff));
-        if (word == 0) {
-            // Words above w (w = 255 leaves none: the shift by 256 is zero).
-            uint256 above = w == 255 ? 0 : b.summary & (type(uint256).max << (w + 1));
-            if (above == 0) return NONE;
-            w = LibBit.ffs(above);
-            word = b.words[w];
+        (uint256 wFrom, uint256 wTo) = (from >> 8, to >> 8);
+        uint256 candidates = b.summary & (type(uint256).max << wFrom) & (type(uint256).max >> (255 - wTo));
+        while (candidates != 0) {
+            uint256 w = LibBit.ffs(candidates);
+            uint256 word = b.words[w];
+            if (w == wFrom) word &= type(uint256).max << (from & 0xff);
+            if (w == wTo) word &= type(uint256).max >> (255 - (to & 0xff));
+            if (word != 0) return (w << 8) | LibBit.ffs(word);
+            // Only the edge words can be empty once masked: this loops at most three times.
+            candidates &= candidates - 1;
         }
-        tick = (w << 8) | LibBit.ffs(word);
-        if (tick > to) return NONE;
+        return NONE;
     }
 
-    /// @dev The highest marked tick in [from, to], or NONE.
-    function highestIn(Bitmap storage b, uint256 from, uint256 to) internal view returns (uint256 tick) {
+    /// @dev The highest marked tick in [from, to], or NONE (the mirror of `lowestIn`).
+    function highestIn(Bitmap storage b, uint256 from, uint256 to) internal view returns (uint256) {
         if (from > to) return NONE;
-        uint256 w = to >> 8;
-        uint256 word = b.words[w] & (type(uint256).max >> (255 - (to & 0xff)));
-        if (word == 0) {
-            uint256 below = b.summary & ((1 << w) - 1);
-            if (below == 0) return NONE;
-            w = LibBit.fls(below);
-            word = b.words[w];
+        (uint256 wFrom, uint256 wTo) = (from >> 8, to >> 8);
+        uint256 candidates = b.summary & (type(uint256).max << wFrom) & (type(uint256).max >> (255 - wTo));
+        while (candidates != 0) {
+            uint256 w = LibBit.fls(candidates);
+            uint256 word = b.words[w];
+            if (w == wFrom) word &= type(uint256).max << (from & 0xff);
+            if (w == wTo) word &= type(uint256).max >> (255 - (to & 0xff));
+            if (word != 0) return (w << 8) | LibBit.fls(word);
+            candidates &= ~(1 << w);
         }
-        tick = (w << 8) | LibBit.fls(word);
-        if (tick < from) return NONE;
+        return NONE;
     }
 }
