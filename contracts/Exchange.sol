@@ -585,8 +585,7 @@ contract Exchange is IExchange, AccessControl {
 
     /// @dev The current TGO quarter in Thai time as year * 4 + quarter - 1.
     function _period() internal view returns (uint16) {
-        (uint16 year, uint8 quarter) = QuarterLib.yearQuarter(block.timestamp);
-        return year * 4 + quarter - 1;
+        return QuarterLib.period(block.timestamp);
     }
 
     function _periodOf(uint256 orderId) internal pure returns (uint16) {

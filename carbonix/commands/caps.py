@@ -7,6 +7,7 @@ import typer
 from carbonix import enums
 from carbonix.commands._common import console, handle_errors, print_json, tx_line
 from carbonix.context import account, open_settlement
+from carbonix.exceptions import CarbonixValueError
 from carbonix.exchange import satang
 from carbonix.orderbook import parse_period
 from carbonix.settlement import KG_PER_TONNE, STRATEGIES, Terms
@@ -21,7 +22,7 @@ SECTOR = typer.Option(..., "--sector", help="|".join(enums.members("Sector")))
 @handle_errors
 def propose(
     quarter: str = QUARTER,
-    sector: str = SECTOR,
+    sector: str = typer.Option(None, "--sector", help="One sector (default: every sector with data)."),
     strategy: str = typer.Option("moderate", "--strategy", help="|".join(STRATEGIES)),
     percentile: int = typer.Option(None, "--percentile", help="Override the strategy's cap percentile."),
     base: str = typer.Option("0", "--base-thb", help="Base carbon tax, THB per tonne up to the cap."),
@@ -30,21 +31,32 @@ def propose(
     who: str = typer.Option("regulator", "--as", help="Regulator account (with --post)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Compute a percentile cap from the sector's verified emissions in the data log, with evidence."""
+    """Compute percentile caps from each sector's verified emissions in the data log, with evidence."""
     settlement = open_settlement()
-    proposal = settlement.propose_cap(parse_period(quarter), sector, strategy, percentile, base, tolerance)
+    period = parse_period(quarter)
+    sectors = [sector] if sector else enums.members("Sector")
+    proposals = []
+    for name in sectors:
+        try:
+            proposals.append(settlement.propose_cap(period, name, strategy, percentile, base, tolerance))
+        except CarbonixValueError:
+            if sector:  # the one sector asked for has no data: say so
+                raise
+    if not proposals:
+        raise CarbonixValueError(f"no participant has verified emissions in {quarter}: nothing to set caps from")
     if as_json:
-        print_json(proposal.as_dict())
-    else:
+        print_json([p.as_dict() for p in proposals])
+    for proposal in proposals:
         data = proposal.as_dict()
-        console.print(
-            f"{data['quarter']} {sector}: {data['strategy']} strategy, {data['percentile']}th percentile of "
-            f"{data['participants_with_data']} participants with verified emissions"
-        )
-        console.print(f"  verified emissions (t, ascending): {', '.join(data['emissions_t_sorted'])}")
-        console.print(f"  proposed terms: {data['terms']}")
-    if post:
-        tx_line("posted", settlement.set_terms(account(who), proposal.period, sector, proposal.terms))
+        if not as_json:
+            console.print(
+                f"{data['quarter']} {data['sector']}: {data['strategy']} strategy, {data['percentile']}th percentile "
+                f"of {data['participants_with_data']} participants with verified emissions"
+            )
+            console.print(f"  verified emissions (t, ascending): {', '.join(data['emissions_t_sorted'])}")
+            console.print(f"  proposed terms: {data['terms']}")
+        if post:
+            tx_line("posted", settlement.set_terms(account(who), period, proposal.sector, proposal.terms))
 
 
 @app.command("set")
