@@ -94,12 +94,14 @@ def test_roles_are_granted(deployment: Deployment) -> None:
     assert all(g["gas_used"] > 0 for g in deployment.manifest["grants"])
     # The exchange may hold credits (escrow); nobody else who is not a verified participant can.
     assert credits.functions.isSystemHolder(exchange.address).call()
-    (call,) = deployment.manifest["calls"]
-    assert (call["contract"], call["function"], call["args"]) == (
+    holder, allowance = deployment.manifest["calls"]
+    assert (holder["contract"], holder["function"], holder["args"]) == (
         "CarbonCredits",
         "setSystemHolder",
         [exchange.address, True],
     )
+    # Settlement mints allowance credits: the only holder of that role.
+    assert (allowance["function"], allowance["args"][1]) == ("grantRole", settlement.address)
     assert exchange.functions.treasury().call() == roles["treasury"]
 
 
