@@ -15,6 +15,7 @@ from carbonix.commands import (
     participants,
     projects,
     registry,
+    sensors,
     settle,
     tgo,
 )
@@ -36,6 +37,7 @@ app.add_typer(datalog.app, name="datalog")
 app.add_typer(market.app, name="market")
 app.add_typer(caps.app, name="caps")
 app.add_typer(settle.app, name="settle")
+app.add_typer(sensors.app, name="sensors")
 app.command("demo")(demo.demo)
 
 if __name__ == "__main__":

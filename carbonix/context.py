@@ -21,6 +21,7 @@ from carbonix.deployments import ROLE_INDEX, load_deployment, local_account
 from carbonix.exceptions import CarbonixValueError
 from carbonix.exchange import Exchange
 from carbonix.ledger import Ledger
+from carbonix.sensors import Sensors
 from carbonix.settlement import Settlement
 
 
@@ -42,6 +43,13 @@ def open_settlement(settings: Settings | None = None) -> Settlement:
     deployment = load_deployment(settings or get_settings())
     contracts = deployment.contracts
     return Settlement(Ledger(deployment.w3, contracts, deployment.from_block), contracts)
+
+
+def open_sensors(settings: Settings | None = None) -> Sensors:
+    """The SensorRegistry (with its Ledger) for the deployment named by ``settings.network``."""
+    deployment = load_deployment(settings or get_settings())
+    contracts = deployment.contracts
+    return Sensors(Ledger(deployment.w3, contracts, deployment.from_block), contracts)
 
 
 def _is_local(rpc_url: str) -> bool:

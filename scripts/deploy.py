@@ -103,6 +103,7 @@ L2_STEPS = [
     Step("CarbonRegistry", lambda d: [d.deployer]),
     Step("CarbonCredits", lambda d: [d.deployer, d["CarbonRegistry"]]),
     Step("EmissionDataLog", lambda d: [d.deployer, d["CarbonRegistry"]]),
+    Step("SensorRegistry", lambda d: [d.deployer, d["CarbonRegistry"]]),
     Step("TestBaht", lambda d: [], local_only=True),
     Step(
         "Exchange",
@@ -132,6 +133,7 @@ L2_GRANTS = [
     Grant("EmissionDataLog", "REPORTER_ROLE", "oracle"),
     Grant("Exchange", "REGULATOR_ROLE", "regulator"),
     Grant("Settlement", "REGULATOR_ROLE", "regulator"),
+    Grant("SensorRegistry", "VERIFIER_ROLE", "verifier"),
 ]
 
 PLAN = {"l1": (L1_STEPS, L1_GRANTS, []), "l2": (L2_STEPS, L2_GRANTS, L2_CALLS)}

@@ -18,7 +18,15 @@ from carbonix.config import PROJECT_ROOT, Settings
 from carbonix.deployments import Deployment
 from carbonix.exceptions import CarbonixLookupError
 
-L2_CONTRACTS = ["CarbonRegistry", "CarbonCredits", "EmissionDataLog", "TestBaht", "Exchange", "Settlement"]
+L2_CONTRACTS = [
+    "CarbonRegistry",
+    "CarbonCredits",
+    "EmissionDataLog",
+    "SensorRegistry",
+    "TestBaht",
+    "Exchange",
+    "Settlement",
+]
 DEFAULT_ADMIN_ROLE = b"\x00" * 32
 ROLES = list(deployments.ROLE_INDEX)
 
@@ -78,6 +86,7 @@ def test_roles_are_granted(deployment: Deployment) -> None:
     datalog = deployment.contract("EmissionDataLog")
     exchange = deployment.contract("Exchange")
     settlement = deployment.contract("Settlement")
+    sensors = deployment.contract("SensorRegistry")
     granted = [
         (registry, registry.functions.ORACLE_ROLE().call(), roles["oracle"]),
         (credits, credits.functions.ISSUER_ROLE().call(), roles["tgo"]),
@@ -85,12 +94,14 @@ def test_roles_are_granted(deployment: Deployment) -> None:
         (exchange, exchange.functions.REGULATOR_ROLE().call(), roles["regulator"]),
         (settlement, settlement.functions.REGULATOR_ROLE().call(), roles["regulator"]),
         (credits, credits.functions.ALLOWANCE_ISSUER_ROLE().call(), settlement.address),
+        (sensors, sensors.functions.VERIFIER_ROLE().call(), roles["verifier"]),
     ]
     for contract, role, holder in granted:
         assert contract.functions.hasRole(role, holder).call()
-        assert not contract.functions.hasRole(role, roles["verifier"]).call()
+        if holder != roles["verifier"]:  # least privilege: the verifier holds only its own role
+            assert not contract.functions.hasRole(role, roles["verifier"]).call()
         assert contract.functions.hasRole(DEFAULT_ADMIN_ROLE, roles["admin"]).call()
-    assert len(deployment.manifest["grants"]) == 5
+    assert len(deployment.manifest["grants"]) == 6
     assert all(g["gas_used"] > 0 for g in deployment.manifest["grants"])
     # The exchange may hold credits (escrow); nobody else who is not a verified participant can.
     assert credits.functions.isSystemHolder(exchange.address).call()
