@@ -1,0 +1,1 @@
+"""The CarboniX oracle: signed sensor readings in, graded readings and data-log commits out."""
