@@ -15,6 +15,7 @@ from urllib.parse import urlparse
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from web3.contract import Contract
 
 from carbonix.config import Settings, get_settings
 from carbonix.deployments import ROLE_INDEX, load_deployment, local_account
@@ -25,31 +26,30 @@ from carbonix.sensors import Sensors
 from carbonix.settlement import Settlement
 
 
+def _open(settings: Settings | None) -> tuple[Ledger, dict[str, Contract]]:
+    deployment = load_deployment(settings or get_settings())
+    contracts = deployment.contracts
+    return Ledger(deployment.w3, contracts, deployment.from_block), contracts
+
+
 def open_ledger(settings: Settings | None = None) -> Ledger:
     """The Ledger for the deployment named by ``settings.network``."""
-    deployment = load_deployment(settings or get_settings())
-    return Ledger(deployment.w3, deployment.contracts, deployment.from_block)
+    return _open(settings)[0]
 
 
 def open_exchange(settings: Settings | None = None) -> Exchange:
     """The Exchange (with its Ledger) for the deployment named by ``settings.network``."""
-    deployment = load_deployment(settings or get_settings())
-    contracts = deployment.contracts
-    return Exchange(Ledger(deployment.w3, contracts, deployment.from_block), contracts)
+    return Exchange(*_open(settings))
 
 
 def open_settlement(settings: Settings | None = None) -> Settlement:
     """The Settlement contract (with its Ledger) for the deployment named by ``settings.network``."""
-    deployment = load_deployment(settings or get_settings())
-    contracts = deployment.contracts
-    return Settlement(Ledger(deployment.w3, contracts, deployment.from_block), contracts)
+    return Settlement(*_open(settings))
 
 
 def open_sensors(settings: Settings | None = None) -> Sensors:
     """The SensorRegistry (with its Ledger) for the deployment named by ``settings.network``."""
-    deployment = load_deployment(settings or get_settings())
-    contracts = deployment.contracts
-    return Sensors(Ledger(deployment.w3, contracts, deployment.from_block), contracts)
+    return Sensors(*_open(settings))
 
 
 def _is_local(rpc_url: str) -> bool:

@@ -58,19 +58,16 @@ def thb(satang_amount: int) -> Decimal:
 
 
 @dataclass(frozen=True)
-class MarketInfo:
+class MarketRules:
+    """A market's on-chain parameters (one storage slot): enough to price and place orders."""
+
     market: int
-    batch_id: int
     tick_size: int
     floor_tick: int
     ceiling_tick: int
     min_quantity: int
     fee_bps: int
     fees_accrued: int
-    project_id: str
-    vintage: int
-    credit_type: str
-    project_type: str
 
     def tick_of(self, price_thb: str | Decimal | float | int) -> int:
         """The tick of a THB-per-tonne price; it must be a multiple of the tick size."""
@@ -89,6 +86,17 @@ class MarketInfo:
 
     def price(self, tick: int) -> Decimal:
         return thb(tick * self.tick_size)
+
+
+@dataclass(frozen=True)
+class MarketInfo(MarketRules):
+    """A market's rules with what it trades: the batch's project, vintage and types."""
+
+    batch_id: int
+    project_id: str
+    vintage: int
+    credit_type: str
+    project_type: str
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -123,6 +131,11 @@ class Trade:
     @property
     def maker_order(self) -> int:
         return self.trade_id >> 32
+
+    @property
+    def period(self) -> int:
+        """The trading period (quarter) of the maker order, hence of the trade."""
+        return OrderId.decode(self.maker_order).period
 
 
 @dataclass(frozen=True)
@@ -196,7 +209,7 @@ class Exchange:
     def set_rules(
         self, regulator: LocalAccount, market: int, floor_thb: str, ceiling_thb: str, min_tonnes: int
     ) -> TxReceipt:
-        info = self.market(market)
+        info = self.rules(market)
         floor, ceiling = satang(floor_thb), satang(ceiling_thb)
         if floor % info.tick_size or ceiling % info.tick_size:
             raise CarbonixValueError(f"floor and ceiling must be multiples of the tick ({thb(info.tick_size)} THB)")
@@ -205,23 +218,23 @@ class Exchange:
         )
         return self.tx.transact(regulator, fn)
 
-    def market(self, market: int) -> MarketInfo:
+    def rules(self, market: int) -> MarketRules:
+        """A market's parameters, in one call (what placing an order needs)."""
         m = self.contract.functions.market(market).call()
         if not m[5]:
             raise CarbonixLookupError(f"no market {market}")
+        return MarketRules(market, m[0], m[1], m[2], m[3], m[4], m[6])
+
+    def market(self, market: int) -> MarketInfo:
+        """A market's rules and what it trades (reads the batch and its project too)."""
+        rules = self.rules(market)
         batch_id = self.contract.functions.marketBatch(market).call()
         batch = self.ledger.batch(batch_id)
         project_key = self.ledger.registry.functions.projectKeyAt(batch["project_index"]).call()
         project = self.ledger.registry.functions.project(project_key).call()
         return MarketInfo(
-            market=market,
+            **rules.__dict__,
             batch_id=batch_id,
-            tick_size=m[0],
-            floor_tick=m[1],
-            ceiling_tick=m[2],
-            min_quantity=m[3],
-            fee_bps=m[4],
-            fees_accrued=m[6],
             project_id=self.ledger.project_id_of(project_key),
             vintage=batch["vintage"],
             credit_type=batch["credit_type"],
@@ -298,7 +311,7 @@ class Exchange:
         if side not in SIDES:
             raise CarbonixValueError(f"side must be ask or bid, not {side!r}")
         self._positive(tonnes, "order")
-        tick = self.market(market).tick_of(price_thb)
+        tick = self.rules(market).tick_of(price_thb)
         fn = self.contract.functions.placeOrder(
             market, SIDES[side], tick, tonnes, max_fills, deadline or self._deadline()
         )
@@ -360,7 +373,7 @@ class Exchange:
         return [self._trade(log) for log in logs]
 
     def book_view(self, market: int, depth: int = 10) -> dict[str, Any]:
-        info = self.market(market)
+        info = self.rules(market)
         period = self.current_period()
         book = self.book()
 

@@ -33,6 +33,11 @@ def wallet_address(value: str) -> str:
     return to_checksum_address(value)
 
 
+def coordinate_e6(degrees: float) -> int:
+    """Degrees as the contracts store them: an int32 of degrees times 1e6."""
+    return round(degrees * 1_000_000)
+
+
 def project_key(project_id: str) -> bytes:
     """The key a project id is stored under on-chain: keccak256(bytes(projectId))."""
     return keccak(text=project_id)
@@ -213,8 +218,8 @@ class Ledger:
             enums.index("Standard", standard),
             enums.index("ProjectType", project_type),
             methodology,
-            round(latitude * 1_000_000),
-            round(longitude * 1_000_000),
+            coordinate_e6(latitude),
+            coordinate_e6(longitude),
         )
         fn = self.registry.functions.registerProject(registration, additional, proof)
         return self.tx.transact(owner, fn)
@@ -422,8 +427,8 @@ class Ledger:
         fn = self.datalog.functions.logEmission(
             wallet_address(participant),
             project_key(project_id) if project_id else b"\0" * 32,
-            round(latitude * 1_000_000),
-            round(longitude * 1_000_000),
+            coordinate_e6(latitude),
+            coordinate_e6(longitude),
             kg_co2e,
             quality_score,
             timestamp,

@@ -12,6 +12,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from carbonix.exceptions import CarbonixValueError
+
 ASK, BID = 0, 1
 SIDES = {"ask": ASK, "bid": BID}
 
@@ -48,8 +50,6 @@ def parse_period(text: str) -> int:
     cleaned = text.strip().upper().replace("-", "")
     year, sep, quarter = cleaned.partition("Q")
     if not sep or not year.isdigit() or quarter not in {"1", "2", "3", "4"}:
-        from carbonix.exceptions import CarbonixValueError
-
         raise CarbonixValueError(f"{text!r} is not a quarter like 2026Q1")
     return int(year) * 4 + int(quarter) - 1
 

@@ -11,7 +11,7 @@ from web3.types import TxReceipt
 
 from carbonix import enums
 from carbonix.exceptions import CarbonixLookupError, CarbonixValueError
-from carbonix.ledger import Ledger, project_key, wallet_address
+from carbonix.ledger import Ledger, coordinate_e6, project_key, wallet_address
 
 ZERO = "0x" + "00" * 20
 
@@ -42,8 +42,8 @@ class Sensors:
             wallet_address(device),
             enums.index("SensorType", sensor_type),
             project_key(project_id) if project_id else b"\0" * 32,
-            round(latitude * 1_000_000),
-            round(longitude * 1_000_000),
+            coordinate_e6(latitude),
+            coordinate_e6(longitude),
             label,
         )
         return self.tx.transact(owner, fn)

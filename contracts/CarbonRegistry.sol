@@ -5,15 +5,13 @@ import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 
 import {ICarbonRegistry} from "./interfaces/ICarbonRegistry.sol";
+import {GeoLib} from "./libraries/GeoLib.sol";
 import {Roles} from "./libraries/Roles.sol";
 
 /// @title CarbonRegistry
 /// @notice Participants and carbon projects, certified against TGO Merkle roots.
 contract CarbonRegistry is ICarbonRegistry, AccessControl {
     bytes32 public constant ORACLE_ROLE = Roles.ORACLE;
-
-    int32 private constant MAX_LATITUDE_E6 = 90_000_000;
-    int32 private constant MAX_LONGITUDE_E6 = 180_000_000;
 
     /// @dev Both epochs share one slot so `isVerified` and `certifiedProject` read two slots.
     struct Epochs {
@@ -94,9 +92,7 @@ contract CarbonRegistry is ICarbonRegistry, AccessControl {
         if (!_isVerified(msg.sender)) revert RegistryNotVerified(msg.sender);
         int32 lat = r.latitudeE6;
         int32 lon = r.longitudeE6;
-        if (lat < -MAX_LATITUDE_E6 || lat > MAX_LATITUDE_E6 || lon < -MAX_LONGITUDE_E6 || lon > MAX_LONGITUDE_E6) {
-            revert RegistryInvalidCoordinates(lat, lon);
-        }
+        if (!GeoLib.isValid(lat, lon)) revert RegistryInvalidCoordinates(lat, lon);
         projectKey = keccak256(bytes(r.projectId));
         Project storage project_ = _projects[projectKey];
         if (project_.owner != address(0)) revert RegistryProjectAlreadyRegistered(projectKey);

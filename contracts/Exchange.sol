@@ -578,9 +578,8 @@ contract Exchange is IExchange, AccessControl {
         if (!m.listed) revert ExchangeUnknownMarket(market_);
     }
 
-    function _listedMemory(uint32 market_) internal view returns (Market memory m) {
-        m = _markets[market_];
-        if (!m.listed) revert ExchangeUnknownMarket(market_);
+    function _listedMemory(uint32 market_) internal view returns (Market memory) {
+        return _listed(market_);
     }
 
     /// @dev The current TGO quarter in Thai time as year * 4 + quarter - 1.

@@ -5,15 +5,13 @@ import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 
 import {ICarbonRegistry} from "./interfaces/ICarbonRegistry.sol";
 import {ISensorRegistry} from "./interfaces/ISensorRegistry.sol";
+import {GeoLib} from "./libraries/GeoLib.sol";
 import {Roles} from "./libraries/Roles.sol";
 
 /// @title SensorRegistry
 /// @notice Registered, verifier-approved sensors (see ISensorRegistry).
 contract SensorRegistry is ISensorRegistry, AccessControl {
     bytes32 public constant VERIFIER_ROLE = Roles.VERIFIER;
-
-    int32 private constant MAX_LATITUDE_E6 = 90_000_000;
-    int32 private constant MAX_LONGITUDE_E6 = 180_000_000;
 
     ICarbonRegistry private immutable _registry;
 
@@ -36,10 +34,7 @@ contract SensorRegistry is ISensorRegistry, AccessControl {
         if (device == address(0)) revert SensorZeroDevice();
         if (_sensors[device].owner != address(0)) revert SensorAlreadyRegistered(device);
         if (!_registry.isVerified(msg.sender)) revert SensorOwnerNotVerified(msg.sender);
-        if (
-            latitudeE6 < -MAX_LATITUDE_E6 || latitudeE6 > MAX_LATITUDE_E6 || longitudeE6 < -MAX_LONGITUDE_E6
-                || longitudeE6 > MAX_LONGITUDE_E6
-        ) revert SensorInvalidCoordinates(latitudeE6, longitudeE6);
+        if (!GeoLib.isValid(latitudeE6, longitudeE6)) revert SensorInvalidCoordinates(latitudeE6, longitudeE6);
         _sensors[device] = Sensor({
             owner: msg.sender,
             sensorType: sensorType,

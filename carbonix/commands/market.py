@@ -243,7 +243,7 @@ def trades(
         {
             "trade_id": hex(t.trade_id),
             "market": t.market,
-            "period": period_label((t.maker_order >> 56) & 0xFFFF),
+            "period": period_label(t.period),
             "maker": t.maker,
             "taker": t.taker,
             "taker_side": t.taker_side,

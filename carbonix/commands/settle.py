@@ -43,7 +43,7 @@ def _trading_terms(period: int) -> dict[str, dict[str, Any]]:
         return {}
     out: dict[str, dict[str, Any]] = {}
     for t in ex.trades():
-        if (t.maker_order >> 56) & 0xFFFF != period:
+        if t.period != period:
             continue
         buyer, seller = (t.taker, t.maker) if t.taker_side == "bid" else (t.maker, t.taker)
         value = t.price_satang * t.quantity
