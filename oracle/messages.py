@@ -33,10 +33,12 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from eth_account import Account
-from eth_account.messages import encode_typed_data
+from eth_hash.auto import keccak
+from eth_keys import keys
+from eth_keys.exceptions import BadSignature, ValidationError
 from eth_utils import is_hex_address, to_checksum_address
 
 DOMAIN_NAME = "CarboniX Oracle"
@@ -104,12 +106,15 @@ class SignedReading:
     sequence: int
     timestamp: int
     values: tuple[Measurement, ...]
+    hash: bytes  # hashStruct(Reading): the signed content, bound into the reading's Merkle leaf
 
 
 @dataclass(frozen=True)
 class SensorMessage:
     device: str
     readings: tuple[SignedReading, ...]
+    digest: str  # the EIP-712 digest the device signed: one message is stored once
+    signature: str
 
 
 @dataclass(frozen=True)
@@ -118,34 +123,91 @@ class Rejection:
     detail: str
 
 
-def _typed(device: str, readings: list[dict[str, Any]], domain: Domain) -> dict[str, Any]:
-    return {
-        "types": {
-            "EIP712Domain": [
-                {"name": "name", "type": "string"},
-                {"name": "version", "type": "string"},
-                {"name": "chainId", "type": "uint256"},
-                {"name": "verifyingContract", "type": "address"},
-            ],
-            **TYPES,
-        },
-        "primaryType": "SensorMessage",
-        "domain": domain.as_eip712(),
-        "message": {"device": to_checksum_address(device), "readings": readings},
-    }
+# EIP-712 encodeType: the struct, then the structs it references sorted by name.
+MEASUREMENT_TYPE = "Measurement(string quantity,string unit,int64 value,uint8 decimals)"
+_READING_STRUCT = "Reading(uint64 sequence,uint64 timestamp,Measurement[] values)"
+READING_TYPE = _READING_STRUCT + MEASUREMENT_TYPE
+MESSAGE_TYPE = "SensorMessage(address device,Reading[] readings)" + MEASUREMENT_TYPE + _READING_STRUCT
+DOMAIN_TYPE = "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
+_MEASUREMENT_TYPEHASH = keccak(MEASUREMENT_TYPE.encode())
+_READING_TYPEHASH = keccak(READING_TYPE.encode())
+_MESSAGE_TYPEHASH = keccak(MESSAGE_TYPE.encode())
+_SECP256K1_HALF_N = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0
+
+
+@lru_cache(maxsize=4096)
+def _string_hash(value: str) -> bytes:
+    return keccak(value.encode())
+
+
+def _word(value: int) -> bytes:
+    """A signed or unsigned integer as one ABI word (two's complement)."""
+    return (value % 2**256).to_bytes(32, "big")
+
+
+def measurement_hash(quantity: str, unit: str, value: int, decimals: int) -> bytes:
+    return keccak(
+        _MEASUREMENT_TYPEHASH + _string_hash(quantity) + _string_hash(unit) + _word(value) + _word(decimals)
+    )
+
+
+def reading_hash(sequence: int, timestamp: int, measurement_hashes: list[bytes]) -> bytes:
+    """hashStruct(Reading): what a reading's Merkle leaf binds, so a proof leads back to a signature."""
+    return keccak(_READING_TYPEHASH + _word(sequence) + _word(timestamp) + keccak(b"".join(measurement_hashes)))
+
+
+def domain_separator(domain: Domain) -> bytes:
+    return _domain_separator(domain.chain_id, domain.verifying_contract.lower())
+
+
+@lru_cache(maxsize=64)
+def _domain_separator(chain_id: int, verifying_contract: str) -> bytes:
+    return keccak(
+        keccak(DOMAIN_TYPE.encode())
+        + _string_hash(DOMAIN_NAME)
+        + _string_hash(DOMAIN_VERSION)
+        + _word(chain_id)
+        + bytes.fromhex(verifying_contract[2:]).rjust(32, b"\0")
+    )
+
+
+def message_digest(device: str, reading_hashes: list[bytes], domain: Domain) -> bytes:
+    """The EIP-712 digest a device signs: keccak(0x1901 || domainSeparator || hashStruct(message))."""
+    struct = keccak(
+        _MESSAGE_TYPEHASH + bytes.fromhex(device[2:]).rjust(32, b"\0") + keccak(b"".join(reading_hashes))
+    )
+    return keccak(b"\x19\x01" + domain_separator(domain) + struct)
+
+
+def _json_reading_hash(r: dict[str, Any]) -> bytes:
+    values = [measurement_hash(v["quantity"], v["unit"], v["value"], v["decimals"]) for v in r["values"]]
+    return reading_hash(r["sequence"], r["timestamp"], values)
 
 
 def sign_message(private_key: bytes | str, readings: list[dict[str, Any]], domain: Domain) -> dict[str, Any]:
     """The JSON-ready message a device publishes (the simulator and firmware tests use it)."""
-    account = Account.from_key(private_key)
-    signable = encode_typed_data(full_message=_typed(account.address, readings, domain))
-    signature = account.sign_message(signable).signature
+    key = keys.PrivateKey(bytes.fromhex(private_key[2:]) if isinstance(private_key, str) else bytes(private_key))
+    device = key.public_key.to_checksum_address()
+    digest = message_digest(device, [_json_reading_hash(r) for r in readings], domain)
+    signature = key.sign_msg_hash(digest)
+    r, s, v = signature.r, signature.s, signature.v
     return {
-        "device": account.address,
+        "device": device,
         "domain": {"chainId": domain.chain_id, "verifyingContract": to_checksum_address(domain.verifying_contract)},
         "readings": readings,
-        "signature": "0x" + bytes(signature).hex(),
+        "signature": "0x" + r.to_bytes(32, "big").hex() + s.to_bytes(32, "big").hex() + bytes([v + 27]).hex(),
     }
+
+
+def recover_signer(digest: bytes, signature: str) -> str:
+    """The address that signed ``digest``; rejects high-s (malleable) and malformed signatures."""
+    raw = bytes.fromhex(signature[2:])
+    r, s, v = int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:64], "big"), raw[64]
+    if v not in (27, 28):
+        raise ValueError(f"v must be 27 or 28, not {v}")
+    if not 0 < s <= _SECP256K1_HALF_N or r == 0:
+        raise ValueError("s is not in the lower half of the curve order (malleable signature)")
+    return keys.Signature(vrs=(v - 27, r, s)).recover_public_key_from_msg_hash(digest).to_checksum_address()
 
 
 def parse_message(raw: bytes | str, domain: Domain) -> SensorMessage | Rejection:
@@ -179,13 +241,13 @@ def parse_message(raw: bytes | str, domain: Domain) -> SensorMessage | Rejection
     if not isinstance(signature, str) or not signature.startswith("0x") or len(signature) != 132:
         return Rejection("bad_field", "signature is not 65 bytes of 0x hex")
     try:
-        signable = encode_typed_data(full_message=_typed(device, payload["readings"], domain))
-        signer = Account.recover_message(signable, signature=bytes.fromhex(signature[2:]))
-    except Exception as exc:  # eth-account raises several types for a malformed signature
+        digest = message_digest(device, [r.hash for r in readings], domain)
+        signer = recover_signer(digest, signature)
+    except (ValueError, BadSignature, ValidationError) as exc:
         return Rejection("bad_signature", str(exc)[:200])
     if signer.lower() != device.lower():
         return Rejection("bad_signature", f"signed by {signer}, not by {device}")
-    return SensorMessage(to_checksum_address(device), readings)
+    return SensorMessage(to_checksum_address(device), readings, "0x" + digest.hex(), signature)
 
 
 def _readings(value: Any) -> tuple[SignedReading, ...] | Rejection:
@@ -212,7 +274,8 @@ def _readings(value: Any) -> tuple[SignedReading, ...] | Rejection:
             if isinstance(m, Rejection):
                 return m
             measurements.append(m)
-        out.append(SignedReading(r["sequence"], r["timestamp"], tuple(measurements)))
+        hashes = [measurement_hash(m.quantity, m.unit, m.value, m.decimals) for m in measurements]
+        out.append(SignedReading(r["sequence"], r["timestamp"], tuple(measurements), reading_hash(r["sequence"], r["timestamp"], hashes)))
     return tuple(out)
 
 

@@ -116,3 +116,46 @@ def test_field_problems_are_named() -> None:
     assert rejected(signed(readings=[])).reason == "bad_field"
     assert rejected(signed(device="0x1234")).reason == "bad_field"
     assert rejected(signed(signature="0xzz")).reason == "bad_field"
+
+
+def test_the_digest_matches_a_reference_eip712_encoder() -> None:
+    """The hand-rolled hashing (fast path) equals eth-account's generic EIP-712 encoder, so firmware
+    built on any standard EIP-712 library produces signatures the oracle accepts."""
+    from eth_account.messages import _hash_eip191_message, encode_typed_data
+
+    from oracle.messages import TYPES, message_digest
+
+    message = signed()
+    typed = {
+        "types": {
+            "EIP712Domain": [
+                {"name": "name", "type": "string"},
+                {"name": "version", "type": "string"},
+                {"name": "chainId", "type": "uint256"},
+                {"name": "verifyingContract", "type": "address"},
+            ],
+            **TYPES,
+        },
+        "primaryType": "SensorMessage",
+        "domain": {"name": "CarboniX Oracle", "version": "1", "chainId": 555888, "verifyingContract": DATALOG},
+        "message": {"device": message["device"], "readings": message["readings"]},
+    }
+    reference = _hash_eip191_message(encode_typed_data(full_message=typed))
+    parsed = parse_message(json.dumps(message), DOMAIN)
+    assert isinstance(parsed, SensorMessage)
+    assert parsed.digest == "0x" + reference.hex()
+    assert message_digest(parsed.device, [r.hash for r in parsed.readings], DOMAIN) == reference
+    # and a signature made by eth-account's own signer is accepted
+    account = Account.from_key(KEY)
+    message["signature"] = "0x" + bytes(account.sign_message(encode_typed_data(full_message=typed)).signature).hex()
+    assert isinstance(parse_message(json.dumps(message), DOMAIN), SensorMessage)
+
+
+def test_a_malleable_high_s_signature_is_refused() -> None:
+    message = signed()
+    raw = bytes.fromhex(message["signature"][2:])
+    n = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+    s = n - int.from_bytes(raw[32:64], "big")
+    v = 27 + 28 - raw[64]
+    message["signature"] = "0x" + raw[:32].hex() + s.to_bytes(32, "big").hex() + bytes([v]).hex()
+    assert rejected(message).reason == "bad_signature"
