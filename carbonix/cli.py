@@ -12,6 +12,7 @@ from carbonix.commands import (
     demo,
     deploy,
     market,
+    oracle,
     participants,
     projects,
     registry,
@@ -38,6 +39,7 @@ app.add_typer(market.app, name="market")
 app.add_typer(caps.app, name="caps")
 app.add_typer(settle.app, name="settle")
 app.add_typer(sensors.app, name="sensors")
+app.add_typer(oracle.app, name="oracle")
 app.command("demo")(demo.demo)
 
 if __name__ == "__main__":

@@ -146,9 +146,7 @@ def _word(value: int) -> bytes:
 
 
 def measurement_hash(quantity: str, unit: str, value: int, decimals: int) -> bytes:
-    return keccak(
-        _MEASUREMENT_TYPEHASH + _string_hash(quantity) + _string_hash(unit) + _word(value) + _word(decimals)
-    )
+    return keccak(_MEASUREMENT_TYPEHASH + _string_hash(quantity) + _string_hash(unit) + _word(value) + _word(decimals))
 
 
 def reading_hash(sequence: int, timestamp: int, measurement_hashes: list[bytes]) -> bytes:
@@ -173,9 +171,7 @@ def _domain_separator(chain_id: int, verifying_contract: str) -> bytes:
 
 def message_digest(device: str, reading_hashes: list[bytes], domain: Domain) -> bytes:
     """The EIP-712 digest a device signs: keccak(0x1901 || domainSeparator || hashStruct(message))."""
-    struct = keccak(
-        _MESSAGE_TYPEHASH + bytes.fromhex(device[2:]).rjust(32, b"\0") + keccak(b"".join(reading_hashes))
-    )
+    struct = keccak(_MESSAGE_TYPEHASH + bytes.fromhex(device[2:]).rjust(32, b"\0") + keccak(b"".join(reading_hashes)))
     return keccak(b"\x19\x01" + domain_separator(domain) + struct)
 
 
@@ -186,8 +182,8 @@ def _json_reading_hash(r: dict[str, Any]) -> bytes:
 
 def sign_message(private_key: bytes | str, readings: list[dict[str, Any]], domain: Domain) -> dict[str, Any]:
     """The JSON-ready message a device publishes (the simulator and firmware tests use it)."""
-    key = keys.PrivateKey(bytes.fromhex(private_key[2:]) if isinstance(private_key, str) else bytes(private_key))
-    device = key.public_key.to_checksum_address()
+    key = _private_key(bytes.fromhex(private_key[2:]) if isinstance(private_key, str) else bytes(private_key))
+    device = checksum("0x" + key.public_key.to_canonical_address().hex())
     digest = message_digest(device, [_json_reading_hash(r) for r in readings], domain)
     signature = key.sign_msg_hash(digest)
     r, s, v = signature.r, signature.s, signature.v
@@ -199,15 +195,27 @@ def sign_message(private_key: bytes | str, readings: list[dict[str, Any]], domai
     }
 
 
+checksum = lru_cache(maxsize=65_536)(to_checksum_address)
+
+
+@lru_cache(maxsize=4096)
+def _private_key(raw: bytes) -> keys.PrivateKey:
+    return keys.PrivateKey(raw)
+
+
 def recover_signer(digest: bytes, signature: str) -> str:
     """The address that signed ``digest``; rejects high-s (malleable) and malformed signatures."""
+    return checksum("0x" + _recover(digest, signature).hex())
+
+
+def _recover(digest: bytes, signature: str) -> bytes:
     raw = bytes.fromhex(signature[2:])
     r, s, v = int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:64], "big"), raw[64]
     if v not in (27, 28):
         raise ValueError(f"v must be 27 or 28, not {v}")
     if not 0 < s <= _SECP256K1_HALF_N or r == 0:
         raise ValueError("s is not in the lower half of the curve order (malleable signature)")
-    return keys.Signature(vrs=(v - 27, r, s)).recover_public_key_from_msg_hash(digest).to_checksum_address()
+    return keys.Signature(vrs=(v - 27, r, s)).recover_public_key_from_msg_hash(digest).to_canonical_address()
 
 
 def parse_message(raw: bytes | str, domain: Domain) -> SensorMessage | Rejection:
@@ -242,12 +250,12 @@ def parse_message(raw: bytes | str, domain: Domain) -> SensorMessage | Rejection
         return Rejection("bad_field", "signature is not 65 bytes of 0x hex")
     try:
         digest = message_digest(device, [r.hash for r in readings], domain)
-        signer = recover_signer(digest, signature)
+        signer = _recover(digest, signature)
     except (ValueError, BadSignature, ValidationError) as exc:
         return Rejection("bad_signature", str(exc)[:200])
-    if signer.lower() != device.lower():
-        return Rejection("bad_signature", f"signed by {signer}, not by {device}")
-    return SensorMessage(to_checksum_address(device), readings, "0x" + digest.hex(), signature)
+    if signer != bytes.fromhex(device[2:]):
+        return Rejection("bad_signature", f"signed by {checksum('0x' + signer.hex())}, not by {device}")
+    return SensorMessage(checksum(device), readings, "0x" + digest.hex(), signature)
 
 
 def _readings(value: Any) -> tuple[SignedReading, ...] | Rejection:
@@ -275,7 +283,11 @@ def _readings(value: Any) -> tuple[SignedReading, ...] | Rejection:
                 return m
             measurements.append(m)
         hashes = [measurement_hash(m.quantity, m.unit, m.value, m.decimals) for m in measurements]
-        out.append(SignedReading(r["sequence"], r["timestamp"], tuple(measurements), reading_hash(r["sequence"], r["timestamp"], hashes)))
+        out.append(
+            SignedReading(
+                r["sequence"], r["timestamp"], tuple(measurements), reading_hash(r["sequence"], r["timestamp"], hashes)
+            )
+        )
     return tuple(out)
 
 

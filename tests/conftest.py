@@ -96,3 +96,34 @@ def own_chains(tmp_path: Path) -> Iterator[Settings]:
     settings = make_settings(tmp_path / "state")
     yield settings
     chain.down(settings)
+
+
+# Databases ------------------------------------------------------------------------------------
+# PostgreSQL is the running server at TEST_POSTGRES_URL (default: the machine's trust-auth server,
+# database `test`); each test that asks for it gets a database of its own, dropped afterwards.
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    import uuid
+
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    admin = make_url(POSTGRES_URL)
+    name = f"carbonix_test_{uuid.uuid4().hex[:12]}"
+    dsn = admin.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield admin.set(database=name).render_as_string(hide_password=False)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each test that asks for it runs twice: on a SQLite file and on a PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/oracle.db"
+    return request.getfixturevalue("postgres_url")

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import json
+import time
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
 import typer
 
 from carbonix import enums
-from carbonix.commands._common import handle_errors, print_json, tx_line
+from carbonix.commands._common import console, handle_errors, print_json, progress, tx_line
+from carbonix.config import get_settings
 from carbonix.context import account, open_sensors
+from carbonix.exceptions import CarbonixValueError
 from carbonix.tgo import parse_timestamp
+from oracle import simulator
+from oracle.broker import mqtt_url, parse_url
+from oracle.datasets import FORMATS, detect_format
+from oracle.messages import Domain
+from oracle.pipeline import sensor_topic
 
 app = typer.Typer(no_args_is_help=True, help="Sensors whose signed readings the oracle accepts.")
 
@@ -68,3 +80,62 @@ def status(
 def show(device: str = typer.Argument(..., help="Device key address.")) -> None:
     """A sensor's on-chain record and whether its readings count now."""
     print_json(open_sensors().show(device))
+
+
+@app.command("simulate")
+@handle_errors
+def simulate(
+    dataset: Path = typer.Option(..., "--dataset", help="A station series from ../shared/data (CSV)."),
+    fmt: str = typer.Option(None, "--format", help="|".join(FORMATS) + " (default: from the header)."),
+    speed: float = typer.Option(3600.0, "--speed", help="Times real time (3600: an hour of data per second)."),
+    since: str = typer.Option(None, "--from", help="First reading time (date or unix time)."),
+    until: str = typer.Option(None, "--to", help="Stop before this time (date or unix time)."),
+    per_message: int = typer.Option(1, "--readings-per-message", help="Readings per signed message (1-64)."),
+    register_as: str = typer.Option(None, "--register-as", help="Register unknown stations for this owner."),
+    project: str = typer.Option(None, "--project", help="Project the registered stations measure."),
+    broker_url: str = typer.Option(None, "--mqtt-url", help="Broker (default MQTT_URL or mqtt://127.0.0.1:1883)."),
+) -> None:
+    """Publish a real dataset as signed messages from simulated devices, at N times real time."""
+    fmt = fmt or detect_format(dataset)
+    sensors = open_sensors()
+    seed = simulator.simulator_seed(get_settings().state_dir)
+    start = parse_timestamp(since, "--from") if since else None
+    end = parse_timestamp(until, "--to") if until else None
+    stations, errors = simulator.load_stations(dataset, fmt, seed, start, end)
+    if not stations:
+        raise CarbonixValueError(f"{dataset}: no readings in the chosen window")
+    if register_as:
+        owner, verifier = account(register_as), account("verifier")
+        for station in stations:
+            if sensors.contract.functions.sensor(station.device).call()[0] != "0x" + "00" * 20:
+                continue
+            if station.latitude is None or station.longitude is None:
+                console.print(f"[yellow]skipped[/] station {station.station_id}: no coordinates to register")
+                continue
+            label = f"{fmt}:{station.station_id}"
+            sensors.register(owner, station.device, "pm25", project, station.latitude, station.longitude, label)
+            sensors.approve(verifier, station.device, f"simulated {label}", int(time.time()) + 365 * 86400)
+            console.print(f"registered and approved {station.station_id} as {station.device}")
+    domain = Domain(sensors.ledger.w3.eth.chain_id, sensors.ledger.datalog.address)
+    plan = simulator.schedule(stations, domain, per_message)
+    address = parse_url(broker_url or mqtt_url())
+    client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, client_id="", clean_session=True)
+    client.max_queued_messages_set(0)
+    client.connect(address.host, address.port, keepalive=30)
+    client.loop_start()
+    sent = 0
+    with progress(f"publishing {len(plan):,} messages from {len(stations)} devices at {speed:g}x") as update:
+        infos = []
+        for device, message in simulator.pace(plan, speed):
+            infos.append(client.publish(sensor_topic(device), json.dumps(message, separators=(",", ":")), qos=1))
+            sent += 1
+            if sent % 100 == 0:
+                update(f"{sent:,}")
+        for info in infos:
+            info.wait_for_publish(30)
+    client.loop_stop()
+    client.disconnect()
+    console.print(
+        f"published {sent:,} signed messages from {len(stations)} devices to {address.url}"
+        + (f"; {len(errors)} rows could not be read" if errors else "")
+    )

@@ -1,0 +1,170 @@
+"""``carbonix oracle run``: the MQTT subscriber that feeds the pipeline and drives the outbox.
+
+Delivery is at-least-once end to end. The daemon subscribes with QoS 1 on a persistent session
+(fixed client id, clean_session off) and acknowledges a message only after the database
+transaction that stored it (or its rejection) has committed; a message received but not yet
+stored when the process dies is delivered again by the broker, and a message stored but not yet
+acknowledged comes back as a ``duplicate`` of itself, which changes nothing.
+
+Work loop (one thread; the MQTT network loop runs in paho's own thread):
+1. drain up to ``max_batch`` received messages and ingest them in one transaction, then ack them;
+2. when no message has arrived for ``settle_seconds``, finalize every hour that is closed
+   (its end plus ``lateness_seconds`` is past), or any closed hour older than ``max_hold_seconds``
+   even while messages keep coming; then seal the closed periods and commit pending batches.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import paho.mqtt.client as mqtt
+from eth_account.signers.local import LocalAccount
+from sqlalchemy import Engine
+
+from carbonix.ledger import Ledger
+from oracle.broker import BrokerAddress
+from oracle.metrics import OracleMetrics
+from oracle.outbox import PERIODS, commit_pending, outbox_depth, seal_batches
+from oracle.pipeline import TOPIC_FILTER, Incoming, Pipeline
+
+log = logging.getLogger("carbonix.oracle")
+
+
+@dataclass(frozen=True)
+class DaemonConfig:
+    client_id: str
+    period_seconds: int = PERIODS["day"]
+    min_grade: str = "C"
+    settle_seconds: float = 2.0
+    lateness_seconds: int = 900
+    max_hold_seconds: int = 600
+    max_batch: int = 200
+    commit: bool = True
+
+
+@dataclass(frozen=True)
+class Committer:
+    ledger: Ledger
+    reporter: LocalAccount
+
+
+class OracleDaemon:
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        broker: BrokerAddress,
+        config: DaemonConfig,
+        committer: Committer | None = None,
+        metrics: OracleMetrics | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.pipeline = pipeline
+        self.engine: Engine = pipeline.engine
+        self.broker = broker
+        self.config = config
+        self.committer = committer
+        self.metrics = metrics or OracleMetrics()
+        self.clock = clock
+        self._inbox: queue.Queue[tuple[int, int, Incoming]] = queue.Queue()
+        self._connected = threading.Event()
+        self._last_arrival = time.monotonic()
+        self.client = mqtt.Client(
+            callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
+            client_id=config.client_id,
+            clean_session=False,
+            manual_ack=True,
+        )
+        self.client.on_connect = self._on_connect
+        self.client.on_message = self._on_message
+        self.client.on_disconnect = self._on_disconnect
+
+    # MQTT callbacks (paho's thread) ----------------------------------------------------------
+    def _on_connect(self, client: mqtt.Client, _userdata, _flags, reason_code, _properties) -> None:  # type: ignore[no-untyped-def]
+        if reason_code.is_failure:
+            log.error("MQTT connect refused: %s", reason_code)
+            return
+        client.subscribe(TOPIC_FILTER, qos=1)
+        self._connected.set()
+        log.info("subscribed to %s on %s (persistent session %s)", TOPIC_FILTER, self.broker.url, self.config.client_id)
+
+    def _on_disconnect(self, _client, _userdata, _flags, reason_code, _properties) -> None:  # type: ignore[no-untyped-def]
+        self._connected.clear()
+        log.warning("MQTT disconnected (%s); reconnecting", reason_code)
+
+    def _on_message(self, _client, _userdata, message: mqtt.MQTTMessage) -> None:  # type: ignore[no-untyped-def]
+        item = Incoming(message.topic, bytes(message.payload), int(self.clock() * 1000))
+        self._inbox.put((message.mid, message.qos, item))
+
+    # work loop --------------------------------------------------------------------------------
+    def run(self, stop: threading.Event, exit_when_idle: float | None = None) -> None:
+        """Runs until ``stop`` is set (or, with ``exit_when_idle``, until idle with nothing left to do)."""
+        self.client.connect(self.broker.host, self.broker.port, keepalive=30)
+        self.client.loop_start()
+        try:
+            if not self._connected.wait(30):
+                raise ConnectionError(f"no MQTT connection to {self.broker.url}")
+            while not stop.is_set():
+                if self._drain():
+                    continue
+                quiet = time.monotonic() - self._last_arrival
+                busy = self._housekeeping(quiet >= self.config.settle_seconds)
+                if exit_when_idle is not None and not busy and quiet >= exit_when_idle and self._inbox.empty():
+                    return
+                stop.wait(0.1)
+        finally:
+            self.client.loop_stop()
+            self.client.disconnect()
+
+    def _drain(self) -> bool:
+        try:
+            first = self._inbox.get(timeout=0.05)
+        except queue.Empty:
+            return False
+        taken = [first]
+        while len(taken) < self.config.max_batch:
+            try:
+                taken.append(self._inbox.get_nowait())
+            except queue.Empty:
+                break
+        result = self.pipeline.ingest([item for _, _, item in taken])
+        for mid, qos, _ in taken:
+            if qos > 0:
+                self.client.ack(mid, qos)
+        self._last_arrival = time.monotonic()
+        self.metrics.ingested(result)
+        self.metrics.lag.set(self.clock() - taken[0][2].received_at_ms / 1000)
+        return True
+
+    def _housekeeping(self, quiet: bool) -> bool:
+        """Finalizes, seals and commits what is due; True if it did anything."""
+        now = int(self.clock())
+        due = []
+        for hour in self.pipeline.provisional_hours():
+            closed_for = now - (hour + 3600 + self.config.lateness_seconds)
+            if closed_for >= 0 and (quiet or closed_for >= self.config.max_hold_seconds):
+                due.append(hour)
+        did = False
+        if due:
+            grades = self.pipeline.finalize_hours(due)
+            self.metrics.finalized(grades)
+            did = True
+        if quiet or due:
+            closed_before = now - self.config.lateness_seconds
+            if seal_batches(self.engine, self.config.period_seconds, self.config.min_grade, closed_before):
+                did = True
+        if self.committer is not None and self.config.commit:
+            for outcome in commit_pending(self.engine, self.committer.ledger, self.committer.reporter):
+                did = True
+                if outcome.status == "failed":
+                    self.metrics.batch_failures.inc()
+                    log.error("batch %s refused: %s", outcome.batch_id, outcome.error)
+                else:
+                    self.metrics.batches.inc()
+                    log.info("batch %s committed in %s", outcome.batch_id, outcome.tx_hash)
+        self.metrics.outbox.set(outbox_depth(self.engine))
+        return did
