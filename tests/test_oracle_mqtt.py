@@ -1,0 +1,201 @@
+"""The oracle daemon end to end: the running Mosquitto, real anvil with the SensorRegistry, the
+running PostgreSQL. Every kind of bad message is refused with its recorded reason while the daemon
+keeps running; good readings are graded, sealed, committed to the data log, and proven on-chain."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+
+import paho.mqtt.client as mqtt
+import pytest
+from eth_account import Account
+from sqlalchemy import func, select
+
+from carbonix.config import Settings
+from carbonix.context import account, open_sensors
+from carbonix.deployments import Deployment
+from carbonix.sensors import Sensors
+from carbonix.tgo import CertificationStore, OrgCertification, ProjectCertification, publish
+from oracle import store
+from oracle.broker import mqtt_url, parse_url, reachable
+from oracle.daemon import Committer, DaemonConfig, OracleDaemon
+from oracle.devices import ChainDirectory
+from oracle.messages import MAX_MESSAGE_BYTES, Domain, sign_message
+from oracle.metrics import OracleMetrics
+from oracle.outbox import prove
+from oracle.pipeline import Pipeline, sensor_topic
+
+PROJECT = "TH-TVER-RICE-0001"
+T0 = 1_767_200_400  # 2026-01-01 00:00 Thai time
+
+
+@pytest.fixture(scope="module")
+def sensors(deployment: Deployment, chains: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sensors]:
+    if not reachable(parse_url(mqtt_url())):
+        pytest.fail(f"no MQTT broker at {mqtt_url()}: these tests need the running Mosquitto")
+    snapshot = deployment.w3.provider.make_request("evm_snapshot", [])["result"]
+    try:
+        s = open_sensors(chains)
+        ledger = s.ledger
+        certs = CertificationStore(tmp_path_factory.mktemp("tgo-oracle"))
+        owner = account("6", settings=chains)
+        now = int(ledger.w3.eth.get_block("latest")["timestamp"])
+        org = OrgCertification("RICE-COOP-1", owner.address, now + 365 * 86400)
+        publish(ledger, account("oracle", settings=chains), certs, orgs=[org],
+                projects=[ProjectCertification(PROJECT, owner.address, True)])  # fmt: skip
+        ledger.register_participant(owner, org.org_id, "ngo", "seller", "agriculture")
+        entry = certs.participant_proof(owner.address)
+        ledger.verify_participant(owner, owner.address, org.org_id, entry["certified_until"], entry["proof"])
+        details = ("t_ver", "agriculture", "T-VER-S-METH-13", 17.16, 104.15)
+        ledger.register_project(owner, PROJECT, *details, True, certs.project_proof(PROJECT)["proof"])
+        yield s
+    finally:
+        deployment.w3.provider.make_request("evm_revert", [snapshot])
+
+
+def pm(seq: int, hour: int, pm25: int = 250) -> dict:
+    return {
+        "sequence": seq,
+        "timestamp": T0 + 3600 * hour,
+        "values": [{"quantity": "pm25", "unit": "ug/m3", "value": pm25, "decimals": 1}],
+    }
+
+
+class Publisher:
+    def __init__(self) -> None:
+        address = parse_url(mqtt_url())
+        self.client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, clean_session=True)
+        self.client.connect(address.host, address.port)
+        self.client.loop_start()
+
+    def send(self, topic: str, payload: bytes | dict) -> None:
+        data = json.dumps(payload).encode() if isinstance(payload, dict) else payload
+        self.client.publish(topic, data, qos=1).wait_for_publish(10)
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+def wait_for(condition, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for the oracle")
+        time.sleep(0.1)
+
+
+def test_the_daemon_refuses_every_bad_message_keeps_running_and_commits_provable_batches(
+    sensors: Sensors, chains: Settings, postgres_url: str
+) -> None:
+    ledger = sensors.ledger
+    owner, verifier = account("6", settings=chains), account("verifier", settings=chains)
+    good_key, unapproved_key, stranger_key = (Account.create().key for _ in range(3))
+    good, unapproved = Account.from_key(good_key).address, Account.from_key(unapproved_key).address
+    sensors.register(owner, good, "pm25", PROJECT, 17.1670, 104.1570, "field edge PM2.5")
+    sensors.register(owner, unapproved, "pm25", PROJECT, 17.1675, 104.1575, "not yet certified")
+    sensors.approve(verifier, good, "PCD calibration 2026/118", int(time.time()) + 86400 * 30)
+
+    engine = store.open_engine(postgres_url)
+    domain = Domain(ledger.w3.eth.chain_id, ledger.datalog.address)
+    metrics = OracleMetrics()
+    config = DaemonConfig(
+        client_id=f"carbonix-test-{uuid.uuid4().hex[:8]}", settle_seconds=0.5, lateness_seconds=0, max_hold_seconds=0
+    )
+    daemon = OracleDaemon(
+        Pipeline(engine, ChainDirectory(sensors), domain),
+        parse_url(mqtt_url()),
+        config,
+        Committer(ledger, account("oracle", settings=chains)),
+        metrics,
+    )
+    stop = threading.Event()
+    runner = threading.Thread(target=daemon.run, args=(stop,), daemon=True)
+    runner.start()
+    publisher = Publisher()
+    try:
+        wait_for(daemon._connected.is_set)
+        topic = sensor_topic(good)
+        valid = sign_message(good_key, [pm(1, 0), pm(2, 1), pm(3, 2)], domain)
+        tampered = sign_message(good_key, [pm(4, 3)], domain)
+        tampered["readings"][0]["values"][0]["value"] = 1
+        nan = json.dumps(sign_message(good_key, [pm(4, 3)], domain)).replace('"value": 250', '"value": NaN')
+        missing = sign_message(good_key, [pm(4, 3)], domain)
+        del missing["readings"][0]["timestamp"]
+        cases = [
+            (topic, valid, None),
+            (topic, tampered, "bad_signature"),
+            (topic, sign_message(good_key, [pm(4, 3)], Domain(1, ledger.datalog.address)), "wrong_domain"),
+            (topic, sign_message(good_key, [pm(2, 5)], domain), "replay"),
+            (topic, valid, "duplicate"),
+            (sensor_topic(Account.from_key(stranger_key).address),
+             sign_message(stranger_key, [pm(1, 0)], domain), "unknown_sensor"),  # fmt: skip
+            (sensor_topic(unapproved), sign_message(unapproved_key, [pm(1, 0)], domain), "unapproved_sensor"),
+            (topic, b"this is not json", "not_json"),
+            (topic, b"[" + b"1," * MAX_MESSAGE_BYTES + b"1]", "oversized"),
+            (topic, nan.encode(), "bad_value"),
+            (topic, missing, "missing_field"),
+            (topic, sign_message(good_key, [pm(5, 3, pm25=-20)], domain), None),  # negative: kept, graded
+            (topic, sign_message(good_key, [pm(6, 4, pm25=1800)], domain), None),  # open burning
+        ]
+        for t, payload, _ in cases:
+            publisher.send(t, payload)
+        expected = {reason: 1 for _, _, reason in cases if reason}
+        j = store.rejections.c
+
+        def settled() -> bool:
+            with engine.connect() as conn:
+                rejected = dict(conn.execute(select(j.reason, func.count()).group_by(j.reason)).all())
+                stored = conn.execute(select(func.count()).select_from(store.readings)).scalar_one()
+            return rejected == expected and stored == 5
+
+        wait_for(settled)
+        assert runner.is_alive(), "the daemon stopped"
+
+        b = store.batches.c
+        wait_for(lambda: _count(engine, store.batches, b.status == "committed") >= 1)
+        with engine.connect() as conn:
+            rows = conn.execute(select(store.readings).order_by(store.readings.c.sequence)).all()
+            batch = conn.execute(select(store.batches)).one()
+            flags = conn.execute(select(store.flags)).all()
+        assert [r.sequence for r in rows] == [1, 2, 3, 5, 6]
+        negative = rows[3]
+        assert negative.grade not in "AB" and "plausibility" in negative.reasons
+        assert [(f.kind, f.project_key) for f in flags] == [("open_burning", "0x" + _project_key().hex())]
+        assert (batch.reading_count, batch.status, batch.participant) == (5, "committed", owner.address)
+        assert ledger.datalog.functions.readingsRoot(bytes.fromhex(batch.batch_id[2:])).call().hex() == (
+            batch.readings_root[2:]
+        )
+        for r in rows:
+            proof = prove(engine, r.id)
+            assert ledger.datalog.functions.verifyReading(
+                bytes.fromhex(proof["batch_id"][2:]),
+                bytes.fromhex(proof["reading_hash"][2:]),
+                [bytes.fromhex(p[2:]) for p in proof["proof"]],
+            ).call()
+        # the metrics saw the same
+        assert metrics.registry.get_sample_value("carbonix_oracle_messages_received_total") == len(cases)
+        assert metrics.registry.get_sample_value("carbonix_oracle_readings_accepted_total") == 5
+        assert metrics.registry.get_sample_value("carbonix_oracle_batches_committed_total") == 1
+        for reason in expected:
+            assert metrics.registry.get_sample_value("carbonix_oracle_messages_rejected_total", {"reason": reason}) == 1
+    finally:
+        stop.set()
+        runner.join(15)
+        publisher.close()
+        engine.dispose()
+
+
+def _project_key() -> bytes:
+    from carbonix.ledger import project_key
+
+    return project_key(PROJECT)
+
+
+def _count(engine, table, where) -> int:  # type: ignore[no-untyped-def]
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(table).where(where)).scalar_one()
