@@ -17,7 +17,8 @@ format             file                                                coordinat
 All four files are in local time (UTC+7); ``DatasetRow.timestamp`` is unix seconds UTC. Values keep
 their decimal text exactly (``Decimal("32.0")``), keyed by the canonical quantity of ``QUANTITIES``.
 An empty cell is simply absent from ``values``; the Air4Thai "not reported" sentinels (-1, -999) are
-passed through as values, because grading must see them. Row errors (``RowError.reason``):
+passed through as values, because grading must see them, except in air4thai-north's secondary
+pollutant columns, where -1 means the station has no analyser for it (see ``_SECONDARY``). Row errors (``RowError.reason``):
 
 - ``missing_field``: no station id or no timestamp;
 - ``bad_field``: a timestamp that does not parse, or bad coordinates;
@@ -102,6 +103,12 @@ _KEYS: dict[str, tuple[str, tuple[str, ...], tuple[str, str] | None]] = {
 }
 
 _EPOCH = date(1970, 1, 1)
+# Air4Thai's AQI feed (air4thai-north) writes -1 for every pollutant a station has no analyser
+# for: three quarters of its rows carry -1 in PM10, O3, CO, NO2 or SO2. Those are dropped, as a
+# device would not send a quantity it does not measure. PM2.5, which every station measures, keeps
+# its -1: there it is a missed hour, and grading must see it.
+_NOT_MEASURED = frozenset({Decimal(-1), Decimal(-999)})
+_SECONDARY = {"air4thai-north": frozenset({"pm10", "o3", "co", "no2", "so2", "aqi"})}
 _COORDINATES_IN_TEXT = re.compile(r"\(\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*\)")
 
 
@@ -162,6 +169,7 @@ def _rows(path: Path, fmt: str, header: list[str]) -> Iterator[DatasetRow | RowE
     station_col = index[station_name]
     time_cols = [index[c] for c in time_names]
     measured = [(index[c], c, q) for c, q in COLUMNS[fmt].items()]
+    unmeasured = _SECONDARY.get(fmt, frozenset())
     stations = _station_coordinates(path.parent / "stations.csv", fmt) if coordinate_names is None else {}
     lat_col, lon_col = (index[coordinate_names[0]], index[coordinate_names[1]]) if coordinate_names else (-1, -1)
     stamps: dict[str, int | None] = {}  # the same hour repeats once per station: parse it once
@@ -215,6 +223,8 @@ def _rows(path: Path, fmt: str, header: list[str]) -> Iterator[DatasetRow | RowE
                         bad.append(f"{name} = {text!r}")
                     continue
                 if value.is_finite():
+                    if value in _NOT_MEASURED and quantity in unmeasured:
+                        continue  # the station does not measure this pollutant at all
                     values[quantity] = value
                 else:
                     bad.append(f"{name} = {text!r}")

@@ -26,8 +26,8 @@ from oracle.daemon import Committer, DaemonConfig, OracleDaemon
 from oracle.devices import ChainDirectory
 from oracle.messages import MAX_MESSAGE_BYTES, Domain, sign_message
 from oracle.metrics import OracleMetrics
-from oracle.outbox import prove
-from oracle.pipeline import Pipeline, sensor_topic
+from oracle.outbox import prove, seal_batches
+from oracle.pipeline import Incoming, Pipeline, sensor_topic
 
 PROJECT = "TH-TVER-RICE-0001"
 T0 = 1_767_200_400  # 2026-01-01 00:00 Thai time
@@ -132,8 +132,11 @@ def test_the_daemon_refuses_every_bad_message_keeps_running_and_commits_provable
             (topic, sign_message(good_key, [pm(4, 3)], Domain(1, ledger.datalog.address)), "wrong_domain"),
             (topic, sign_message(good_key, [pm(2, 5)], domain), "replay"),
             (topic, valid, "duplicate"),
-            (sensor_topic(Account.from_key(stranger_key).address),
-             sign_message(stranger_key, [pm(1, 0)], domain), "unknown_sensor"),  # fmt: skip
+            (
+                sensor_topic(Account.from_key(stranger_key).address),
+                sign_message(stranger_key, [pm(1, 0)], domain),
+                "unknown_sensor",
+            ),  # fmt: skip
             (sensor_topic(unapproved), sign_message(unapproved_key, [pm(1, 0)], domain), "unapproved_sensor"),
             (topic, b"this is not json", "not_json"),
             (topic, b"[" + b"1," * MAX_MESSAGE_BYTES + b"1]", "oversized"),
@@ -167,8 +170,9 @@ def test_the_daemon_refuses_every_bad_message_keeps_running_and_commits_provable
         assert negative.grade not in "AB" and "plausibility" in negative.reasons
         assert [(f.kind, f.project_key) for f in flags] == [("open_burning", "0x" + _project_key().hex())]
         assert (batch.reading_count, batch.status, batch.participant) == (5, "committed", owner.address)
-        assert ledger.datalog.functions.readingsRoot(bytes.fromhex(batch.batch_id[2:])).call().hex() == (
-            batch.readings_root[2:]
+        assert (
+            ledger.datalog.functions.readingsRoot(bytes.fromhex(batch.batch_id[2:])).call().hex()
+            == (batch.readings_root[2:])
         )
         for r in rows:
             proof = prove(engine, r.id)
@@ -199,3 +203,111 @@ def _project_key() -> bytes:
 def _count(engine, table, where) -> int:  # type: ignore[no-untyped-def]
     with engine.connect() as conn:
         return conn.execute(select(func.count()).select_from(table).where(where)).scalar_one()
+
+
+def test_kill_9_at_random_moments_loses_no_reading_and_commits_no_batch_twice(
+    sensors: Sensors, chains: Settings, postgres_url: str, tmp_path
+) -> None:
+    """20 kill -9 of `carbonix oracle run` while it ingests, grades, seals and commits; the final
+    database equals an uninterrupted run of the same messages, and each batch is on-chain once."""
+    import os
+    import random
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    ledger = sensors.ledger
+    owner, verifier = account("6", settings=chains), account("verifier", settings=chains)
+    keys = [Account.create().key for _ in range(3)]
+    domain = Domain(ledger.w3.eth.chain_id, ledger.datalog.address)
+    for i, key in enumerate(keys):
+        device = Account.from_key(key).address
+        sensors.register(owner, device, "pm25", PROJECT, 17.16 + 0.01 * i, 104.15, f"crash test {i}")
+        sensors.approve(verifier, device, "crash test certificate", int(time.time()) + 86400 * 30)
+    rng = random.Random(4473)
+    messages = []
+    for i, key in enumerate(keys):
+        for m in range(40):  # 40 messages x 3 readings x 3 devices = 360 readings over 120 hours
+            hours = range(3 * m, 3 * m + 3)
+            readings = [pm(1 + h, h, pm25=200 + 40 * i + rng.randrange(0, 120)) for h in hours]
+            messages.append((Account.from_key(key).address, sign_message(key, readings, domain)))
+    client_id = f"carbonix-crash-{uuid.uuid4().hex[:8]}"
+    carbonix = Path(sys.executable).parent / "carbonix"
+    command = [
+        str(carbonix), "oracle", "run", "--database", postgres_url, "--period", "hour", "--lateness", "0",
+        "--settle", "2", "--metrics-port", "0", "--client-id", client_id,
+    ]  # fmt: skip
+    env = dict(os.environ)
+
+    def start(*extra: str) -> tuple[subprocess.Popen, Path]:
+        log = tmp_path / f"oracle-{uuid.uuid4().hex[:6]}.log"
+        process = subprocess.Popen([*command, *extra], stdout=subprocess.DEVNULL, stderr=log.open("w"), env=env)
+        deadline = time.monotonic() + 60
+        while "subscribed to" not in log.read_text():
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "the oracle did not subscribe"
+            time.sleep(0.05)
+        return process, log
+
+    # the first start creates the persistent session; the broker keeps what arrives meanwhile
+    process, _ = start()
+    publisher = Publisher()
+    try:
+        for device, message in messages:
+            publisher.send(sensor_topic(device), message)
+    finally:
+        publisher.close()
+    kills = 0
+    engine = store.open_engine(postgres_url)
+    b = store.batches.c
+    try:
+        while kills < 20:
+            time.sleep(rng.uniform(0.0, 2.5))
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+            kills += 1
+            process, _ = start()
+        process.send_signal(signal.SIGTERM)
+        process.wait(30)
+        process, log = start("--exit-when-idle", "4")
+        assert process.wait(300) == 0, log.read_text()
+        # the reference: the same messages through an uninterrupted pipeline
+        reference = store.open_engine(f"sqlite:///{tmp_path}/reference.db")
+        pipeline = Pipeline(reference, ChainDirectory(sensors), domain)
+        for device, message in messages:
+            pipeline.ingest([Incoming(sensor_topic(device), json.dumps(message).encode(), 0)])
+        pipeline.finalize_hours(pipeline.provisional_hours())
+        seal_batches(reference, period_seconds=3600)
+        assert _readings(engine) == _readings(reference)
+        assert len(_readings(engine)) == 360
+        assert _batches(engine) == _batches(reference)
+        reference.dispose()
+        committed = ledger.datalog.events.EmissionBatchCommitted.get_logs(from_block=ledger.from_block)
+        mine = {row[0] for row in _batches(engine)}
+        on_chain = [i for i in ("0x" + e["args"]["batchId"].hex() for e in committed) if i in mine]
+        assert sorted(on_chain) == sorted(mine), "every batch committed exactly once"
+        assert _count(engine, store.batches, b.status != "committed") == 0
+        with engine.connect() as conn:
+            reasons = set(conn.execute(select(store.rejections.c.reason).distinct()).scalars())
+        assert reasons <= {"duplicate"}, reasons  # redeliveries of stored messages, nothing else
+    finally:
+        if process.poll() is None:
+            process.kill()
+        engine.dispose()
+
+
+def _readings(engine) -> list[tuple]:  # type: ignore[no-untyped-def]
+    r = store.readings.c
+    columns = (r.device, r.sequence, r.timestamp, r.content_hash, r.grams_co2e, r.score, r.grade, r.factors,
+               r.reasons, r.provisional, r.batch_id, r.leaf_index)  # fmt: skip
+    with engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(select(*columns).order_by(r.device, r.sequence)).all()]
+
+
+def _batches(engine) -> list[tuple]:  # type: ignore[no-untyped-def]
+    b = store.batches.c
+    columns = (b.batch_id, b.participant, b.project_key, b.flow, b.period_start, b.period_end, b.part,
+               b.reading_count, b.readings_root, b.kg_co2e, b.quality_score, b.grade_counts)  # fmt: skip
+    with engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(select(*columns).order_by(b.batch_id)).all()]
