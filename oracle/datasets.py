@@ -18,7 +18,8 @@ All four files are in local time (UTC+7); ``DatasetRow.timestamp`` is unix secon
 their decimal text exactly (``Decimal("32.0")``), keyed by the canonical quantity of ``QUANTITIES``.
 An empty cell is simply absent from ``values``; the Air4Thai "not reported" sentinels (-1, -999) are
 passed through as values, because grading must see them, except in air4thai-north's secondary
-pollutant columns, where -1 means the station has no analyser for it (see ``_SECONDARY``). Row errors (``RowError.reason``):
+pollutant columns, where -1 means the station has no analyser for it (see ``_SECONDARY``).
+Row errors (``RowError.reason``):
 
 - ``missing_field``: no station id or no timestamp;
 - ``bad_field``: a timestamp that does not parse, or bad coordinates;
