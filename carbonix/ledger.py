@@ -9,6 +9,7 @@ the contract's custom error name.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +20,7 @@ from web3.contract import Contract
 from web3.logs import DISCARD
 from web3.types import TxReceipt
 
-from carbonix import enums
+from carbonix import enums, quorum
 from carbonix.exceptions import CarbonixLookupError, CarbonixValueError
 from carbonix.txs import ErrorDecoder, TxSender
 
@@ -396,10 +397,35 @@ class Ledger:
         return str(logs[0]["args"]["projectId"]) if logs else "0x" + key.hex()
 
     # data log -------------------------------------------------------------------------------
-    def commit_emission_batch(self, reporter: LocalAccount, batch: EmissionBatchInput) -> TxReceipt:
+    def commit_emission_batch(
+        self, reporter: LocalAccount, batch: EmissionBatchInput, signatures: Iterable[bytes] = ()
+    ) -> TxReceipt:
+        """Commits a batch. Without signatures ``reporter`` commits alone (``commitBatch``: an
+        operator, quorum 1); with operator signatures (``quorum.sign_batch``, any order) it sends
+        ``commitBatchSigned`` and may be anyone: the signatures authorize the commit."""
         args = batch.as_tuple()
         self._check_emitter(batch.participant, batch.project_id)
-        return self.tx.transact(reporter, self.datalog.functions.commitBatch(args))
+        signatures = list(signatures)
+        if not signatures:
+            return self.tx.transact(reporter, self.datalog.functions.commitBatch(args))
+        packed = quorum.pack_signatures(self.batch_digest(batch), signatures)
+        return self.tx.transact(reporter, self.datalog.functions.commitBatchSigned(args, packed))
+
+    def batch_digest(self, batch: EmissionBatchInput) -> bytes:
+        """The EIP-712 digest operators sign for ``batch`` on this chain and data log."""
+        return quorum.batch_digest(batch, self.w3.eth.chain_id, self.datalog.address)
+
+    def quorum(self) -> int:
+        """The operator quorum m: how many operator signatures a commit needs (1: one operator alone)."""
+        return int(self.datalog.functions.quorum().call())
+
+    def operators(self) -> list[str]:
+        """The addresses holding the data log's operator (reporter) role."""
+        return [str(a) for a in self.datalog.functions.operators().call()]
+
+    def set_quorum(self, admin: LocalAccount, m: int) -> TxReceipt:
+        """Sets the quorum m (1-16; the data log's admin only)."""
+        return self.tx.transact(admin, self.datalog.functions.setQuorum(m))
 
     def _check_emitter(self, participant: str, project_id: str | None) -> None:
         """The data log does not call the registry (a gas trade-off, see IEmissionDataLog): the

@@ -54,6 +54,39 @@ class Deployed:
         return str(self.instances[name].address)
 
     @property
+    def oracle_operators(self) -> list[str]:
+        """The data log's operators: CARBONIX_ORACLE_OPERATORS (comma-separated addresses), else
+        the oracle role's account alone (on local chains the dev "oracle" account)."""
+        raw = os.environ.get("CARBONIX_ORACLE_OPERATORS", "").strip()
+        if not raw:
+            return [self.roles["oracle"]]
+        try:
+            operators = [str(to_checksum_address(a.strip())) for a in raw.split(",") if a.strip()]
+        except ValueError as err:
+            raise click.ClickException(f"CARBONIX_ORACLE_OPERATORS: {err}") from err
+        if len(set(operators)) != len(operators):
+            raise click.ClickException("CARBONIX_ORACLE_OPERATORS names an operator twice")
+        if not 1 <= len(operators) <= MAX_OPERATORS:
+            raise click.ClickException(f"CARBONIX_ORACLE_OPERATORS: give 1 to {MAX_OPERATORS} operator addresses")
+        return operators
+
+    @property
+    def oracle_quorum(self) -> int:
+        """CARBONIX_ORACLE_QUORUM (default 1): how many operator signatures a data-log commit needs."""
+        raw = os.environ.get("CARBONIX_ORACLE_QUORUM", "1").strip()
+        n = len(self.oracle_operators)
+        if not raw.isdigit() or not 1 <= int(raw) <= min(n, MAX_QUORUM):
+            raise click.ClickException(
+                f"CARBONIX_ORACLE_QUORUM must be a whole number from 1 to {min(n, MAX_QUORUM)} "
+                f"(the {n} operator(s) in CARBONIX_ORACLE_OPERATORS), not {raw!r}"
+            )
+        return int(raw)
+
+    def holders(self, holder: str) -> list[str]:
+        """The accounts a Grant's holder names: a role's account, or every data-log operator."""
+        return self.oracle_operators if holder == "oracle_operators" else [self.roles[holder]]
+
+    @property
     def baht(self) -> str:
         """The THB token: the local TestBaht, or CARBONIX_BAHT_TOKEN on a real network."""
         if "TestBaht" in self.instances:
@@ -85,7 +118,8 @@ class Call(NamedTuple):
 
 
 class Grant(NamedTuple):
-    """``<contract>.grantRole(<contract>.<role>(), roles[holder])``."""
+    """``<contract>.grantRole(<contract>.<role>(), account)`` for each account of ``holder``: a role
+    name (``roles[holder]``) or ``oracle_operators`` (see ``Deployed.oracle_operators``)."""
 
     contract: str
     role: str
@@ -98,6 +132,9 @@ L1_GRANTS: list[Grant] = []
 
 # The exchange's fee on trade value, in basis points (0.45 %, the business plan's figure).
 EXCHANGE_FEE_BPS = 45
+# EmissionDataLog's bounds on the operator quorum and the number of operators.
+MAX_QUORUM = 16
+MAX_OPERATORS = 32
 
 L2_STEPS = [
     Step("CarbonRegistry", lambda d: [d.deployer]),
@@ -126,11 +163,13 @@ L2_CALLS = [
     Call("CarbonCredits", "setSystemHolder", lambda d: [d["Exchange"], True]),
     # Settlement mints the allowance credits participants earn under their cap, nothing else.
     Call("CarbonCredits", "grantRole", lambda d: [keccak(text="ALLOWANCE_ISSUER_ROLE"), d["Settlement"]]),
+    # m of the n oracle operators sign each data-log commit (CARBONIX_ORACLE_QUORUM, default 1).
+    Call("EmissionDataLog", "setQuorum", lambda d: [d.oracle_quorum]),
 ]
 L2_GRANTS = [
     Grant("CarbonRegistry", "ORACLE_ROLE", "oracle"),
     Grant("CarbonCredits", "ISSUER_ROLE", "tgo"),
-    Grant("EmissionDataLog", "REPORTER_ROLE", "oracle"),
+    Grant("EmissionDataLog", "REPORTER_ROLE", "oracle_operators"),
     Grant("Exchange", "REGULATOR_ROLE", "regulator"),
     Grant("Settlement", "REGULATOR_ROLE", "regulator"),
     Grant("SensorRegistry", "VERIFIER_ROLE", "verifier"),
@@ -229,17 +268,17 @@ def deploy_network(net: Network, build: Build, deployed: Deployed, sender: Accou
     for grant in grants:
         contract = deployed.instances[grant.contract]
         role_id = getattr(contract, grant.role)()
-        holder = deployed.roles[grant.holder]
-        receipt = contract.grantRole(role_id, holder, sender=sender)
-        granted.append(
-            {
-                **grant._asdict(),
-                "role_id": _hex(role_id),
-                "account": holder,
-                "tx_hash": _hex(receipt.txn_hash),
-                "gas_used": receipt.gas_used,
-            }
-        )
+        for holder in deployed.holders(grant.holder):
+            receipt = contract.grantRole(role_id, holder, sender=sender)
+            granted.append(
+                {
+                    **grant._asdict(),
+                    "role_id": _hex(role_id),
+                    "account": holder,
+                    "tx_hash": _hex(receipt.txn_hash),
+                    "gas_used": receipt.gas_used,
+                }
+            )
     wired = []
     for call in calls:
         args = call.args(deployed)
@@ -339,10 +378,12 @@ def cli(network_name: str) -> None:
     target = NETWORKS[network_name]
     nets = [NETWORKS[target.l1], target] if target.l1 else [target]
     names = [step.name for net in nets for step in PLAN[net.layer][0] if net.local or not step.local_only]
-    click.echo(f"compiling {', '.join(names)} ...")
-    build = compile_contracts(names)
     sender, roles = load_roles(target, settings)
     deployed = Deployed(str(sender.address), roles)
+    # Checked before anything is compiled or sent: a bad CARBONIX_ORACLE_QUORUM / _OPERATORS stops here.
+    click.echo(f"data log: quorum {deployed.oracle_quorum} of {len(deployed.oracle_operators)} operator(s)")
+    click.echo(f"compiling {', '.join(names)} ...")
+    build = compile_contracts(names)
     for net in nets:
         uri = connect_uri(net, settings)
         with networks.parse_network_choice(net.ape_choice, provider_settings={"uri": uri}):

@@ -16,7 +16,7 @@ from web3 import Web3
 from carbonix import chain, deployments
 from carbonix.config import PROJECT_ROOT, Settings
 from carbonix.deployments import Deployment
-from carbonix.exceptions import CarbonixLookupError
+from carbonix.exceptions import CarbonixError, CarbonixLookupError
 
 L2_CONTRACTS = [
     "CarbonRegistry",
@@ -105,7 +105,7 @@ def test_roles_are_granted(deployment: Deployment) -> None:
     assert all(g["gas_used"] > 0 for g in deployment.manifest["grants"])
     # The exchange may hold credits (escrow); nobody else who is not a verified participant can.
     assert credits.functions.isSystemHolder(exchange.address).call()
-    holder, allowance = deployment.manifest["calls"]
+    holder, allowance, quorum = deployment.manifest["calls"]
     assert (holder["contract"], holder["function"], holder["args"]) == (
         "CarbonCredits",
         "setSystemHolder",
@@ -113,6 +113,12 @@ def test_roles_are_granted(deployment: Deployment) -> None:
     )
     # Settlement mints allowance credits: the only holder of that role.
     assert (allowance["function"], allowance["args"][1]) == ("grantRole", settlement.address)
+    # The data log's operators: the oracle alone by default, quorum 1 (CARBONIX_ORACLE_QUORUM).
+    assert (quorum["contract"], quorum["function"], quorum["args"]) == ("EmissionDataLog", "setQuorum", [1])
+    (operator,) = [g for g in deployment.manifest["grants"] if g["contract"] == "EmissionDataLog"]
+    assert (operator["holder"], operator["account"]) == ("oracle_operators", roles["oracle"])
+    assert datalog.functions.quorum().call() == 1
+    assert datalog.functions.operators().call() == [roles["oracle"]]
     assert exchange.functions.treasury().call() == roles["treasury"]
 
 
@@ -205,6 +211,9 @@ def test_real_network_deploy_hands_admin_over(
     env |= {"CARBONIX_DEPLOYER_ALIAS": "cx-deployer", "CARBONIX_DEPLOYER_AUTOSIGN": "1"}
     env |= {"APE_ACCOUNTS_cx-deployer_PASSPHRASE": "a passphrase"}
     env |= {"CARBONIX_BAHT_TOKEN": deployments.local_account(19).address}  # a real network's baht
+    # Three oracle operators, two of which must sign each data-log commit.
+    operators = [deployments.local_account(16 + i).address for i in range(3)]
+    env |= {"CARBONIX_ORACLE_OPERATORS": ", ".join(operators), "CARBONIX_ORACLE_QUORUM": "2"}
     for key, value in env.items():
         monkeypatch.setenv(key, value)
 
@@ -221,3 +230,18 @@ def test_real_network_deploy_hands_admin_over(
     assert registry.functions.hasRole(registry.functions.ORACLE_ROLE().call(), roles["oracle"]).call()
     assert "TestBaht" not in live.names  # test tokens stay on local chains
     assert live.contract("Exchange").functions.treasury().call() == roles["treasury"]
+    datalog = live.contract("EmissionDataLog")
+    assert datalog.functions.operators().call() == operators
+    assert datalog.functions.quorum().call() == 2
+    assert not datalog.functions.hasRole(datalog.functions.REPORTER_ROLE().call(), roles["oracle"]).call()
+    assert [g["account"] for g in live.manifest["grants"] if g["contract"] == "EmissionDataLog"] == operators
+    assert live.manifest["calls"][-1]["args"] == [2]
+
+
+def test_deploy_refuses_a_quorum_above_its_operators(own_chains: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """CARBONIX_ORACLE_QUORUM is checked before anything is sent."""
+    chain.up(own_chains, detach=False)
+    monkeypatch.setenv("CARBONIX_ORACLE_QUORUM", "2")  # with the oracle as the only operator
+    with pytest.raises(CarbonixError, match="CARBONIX_ORACLE_QUORUM must be a whole number from 1 to 1"):
+        deployments.run_deploy("l2-local", own_chains, capture=True)
+    assert not deployments.manifest_path("l2-local", own_chains).exists()

@@ -11,6 +11,15 @@ pragma solidity 0.8.28;
 /// The contract does not call the registry: the reporter role is held by the oracle, which checks
 /// that the participant is registered before it commits (a cross-contract check would cost ~5,000
 /// gas on every commit, a twelfth of the budget of one commit).
+///
+/// Operator quorum (m of n). The n holders of REPORTER_ROLE are the oracle operators; each
+/// validates a batch on its own and signs its EIP-712 digest (`batchDigest`). The admin sets the
+/// quorum m (1-16, default 1). With m = 1 an operator commits alone with `commitBatch` (or
+/// `logEmission`): its transaction signature is its operator signature. With m >= 2 those two
+/// functions revert with `DataLogQuorumRequired`, and a batch commits only through
+/// `commitBatchSigned` with the signatures of at least m distinct operators. Anyone may send that
+/// call (an operator, a relayer): the signatures authorize it, bind every field of the batch, the
+/// chain and this contract, and a batch id commits once, so the sender chooses nothing but when.
 interface IEmissionDataLog {
     enum Flow {
         Emission,
@@ -51,7 +60,26 @@ interface IEmissionDataLog {
     error DataLogGradeCountMismatch(uint256 histogramTotal, uint32 readingCount);
     /// @notice The participant must be named (non-zero address).
     error DataLogZeroParticipant();
+    /// @notice A quorum of `quorum` operators is set: commit with `commitBatchSigned`.
+    error DataLogQuorumRequired(uint8 quorum);
+    /// @notice Fewer valid operator signatures than the quorum.
+    error DataLogQuorumNotMet(uint256 signatures, uint8 quorum);
+    /// @notice The signatures are not a whole number of 65-byte (r, s, v) signatures.
+    error DataLogInvalidSignaturesLength(uint256 length);
+    /// @notice Signature `index` is not a valid ECDSA signature of the batch digest (bad v, zero
+    /// recovery, or a malleable high-s form).
+    error DataLogInvalidSignature(uint256 index);
+    /// @notice Signers must be given in strictly ascending address order (so each counts once).
+    error DataLogSignersNotAscending(address previous, address signer);
+    /// @notice The address a signature recovers to does not hold the operator (reporter) role.
+    error DataLogSignerNotOperator(address signer);
+    /// @notice The quorum must be between 1 and MAX_QUORUM.
+    error DataLogInvalidQuorum(uint256 quorum);
+    /// @notice No more than MAX_OPERATORS operators can hold the reporter role.
+    error DataLogTooManyOperators(uint256 maxOperators);
 
+    /// @notice The admin set the operator quorum m (from `previousQuorum`).
+    event QuorumChanged(uint8 previousQuorum, uint8 quorum);
     /// @notice An emission (or removal) batch was committed.
     event EmissionBatchCommitted(
         bytes32 indexed batchId,
@@ -78,10 +106,35 @@ interface IEmissionDataLog {
         int32 longitudeE6
     );
 
-    /// @notice Commits one batch of graded readings (reporter role).
+    /// @notice Commits one batch of graded readings (reporter role, while the quorum is 1).
     function commitBatch(EmissionBatch calldata batch) external;
 
-    /// @notice Logs one measurement, like the paper's logEmission (reporter role).
+    /// @notice Commits one batch carrying at least `quorum()` operator signatures; anyone may send it.
+    /// @param signatures Concatenated 65-byte signatures `r ‖ s ‖ v` (v 27 or 28, s in the lower
+    /// half order) of `batchDigest(batch)`, ordered by strictly ascending signer address. Every
+    /// signature must be valid and every signer an operator.
+    function commitBatchSigned(EmissionBatch calldata batch, bytes calldata signatures) external;
+
+    /// @notice The EIP-712 digest an operator signs for `batch`:
+    /// keccak256("\x19\x01" ‖ domainSeparator ‖ hashStruct(batch)), domain {name: "CarboniX
+    /// EmissionDataLog", version: "1", chainId, verifyingContract: this contract}, and
+    /// hashStruct(batch) = keccak256(abi.encode(EMISSION_BATCH_TYPEHASH, batch)) over every field in
+    /// struct order, the flow as uint8 (see EMISSION_BATCH_TYPEHASH).
+    function batchDigest(EmissionBatch calldata batch) external view returns (bytes32);
+
+    /// @notice Sets the operator quorum m, 1 to MAX_QUORUM (admin). The admin keeps m no higher
+    /// than the number of operators it has granted, or nothing can commit until it grants more.
+    function setQuorum(uint8 quorum) external;
+
+    /// @notice The operator quorum m: how many operator signatures a commit needs.
+    function quorum() external view returns (uint8);
+
+    /// @notice The operators (holders of the reporter role), in the order they were granted
+    /// (a revocation moves the last one into the freed place).
+    function operators() external view returns (address[] memory);
+
+    /// @notice Logs one measurement, like the paper's logEmission (reporter role, while the quorum
+    /// is 1; under a larger quorum a record commits as a one-reading batch with `commitBatchSigned`).
     /// @dev Stored as a one-reading batch whose id and root are the record's leaf hash
     /// keccak256(keccak256(abi.encode(participant, projectKey, latitudeE6, longitudeE6, kgCO2e,
     /// qualityScore, timestamp))), so logging the same record twice reverts.

@@ -10,7 +10,9 @@ library Roles {
     bytes32 internal constant ISSUER = keccak256("ISSUER_ROLE");
     /// @dev The oracle bridge: publishes TGO certification Merkle roots.
     bytes32 internal constant ORACLE = keccak256("ORACLE_ROLE");
-    /// @dev Oracle operators that commit emission batches to the data log.
+    /// @dev Oracle operators of the data log: each commits emission batches alone while the quorum
+    /// is 1, and signs batch digests for `commitBatchSigned` under a quorum of m of n (the data log
+    /// keeps this role in its own per-operator slot, see EmissionDataLog).
     bytes32 internal constant REPORTER = keccak256("REPORTER_ROLE");
     /// @dev The Settlement contract: issues the allowance credits participants earn under their cap.
     bytes32 internal constant ALLOWANCE_ISSUER = keccak256("ALLOWANCE_ISSUER_ROLE");

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
+import {EmissionDataLog} from "../../contracts/EmissionDataLog.sol";
 import {ICarbonCredits} from "../../contracts/interfaces/ICarbonCredits.sol";
 import {ICarbonRegistry} from "../../contracts/interfaces/ICarbonRegistry.sol";
 import {IEmissionDataLog} from "../../contracts/interfaces/IEmissionDataLog.sol";
+import {Roles} from "../../contracts/libraries/Roles.sol";
 
 import {BaseTest} from "./utils/BaseTest.sol";
 import {MerkleBuilder} from "./utils/MerkleBuilder.sol";
@@ -23,6 +25,11 @@ contract GasTest is BaseTest {
     bytes32 internal pKey;
     uint256 internal batchA;
     bytes32[] internal _graceProof;
+
+    /// @dev A second data log run by three operators with a quorum of two, and the signatures of
+    /// operators 1 and 2 over its next batch (operator 3 is down).
+    EmissionDataLog internal quorumLog;
+    bytes internal _quorumSignatures;
 
     function setUp() public virtual override {
         super.setUp();
@@ -64,6 +71,35 @@ contract GasTest is BaseTest {
         // The data log already holds Q1 2026 for alice: later commits update her year slot.
         vm.prank(oracle);
         dataLog.commitBatch(_emissionBatch("2026-Q1", 1_767_200_400, 1_774_976_399));
+
+        quorumLog = new EmissionDataLog(admin, registry);
+        uint256[3] memory keys = [uint256(keccak256("operator 1")), uint256(keccak256("operator 2")), 0];
+        keys[2] = uint256(keccak256("operator 3"));
+        vm.startPrank(admin);
+        for (uint256 i; i < 3; ++i) {
+            quorumLog.grantRole(Roles.REPORTER, vm.addr(keys[i]));
+        }
+        quorumLog.setQuorum(2);
+        vm.stopPrank();
+        quorumLog.commitBatchSigned(
+            _emissionBatch("2026-Q1", 1_767_200_400, 1_774_976_399),
+            _sign2(keys, _emissionBatch("2026-Q1", 1_767_200_400, 1_774_976_399))
+        );
+        _quorumSignatures = _sign2(keys, _emissionBatch("2026-Q2", 1_774_976_400, NOW));
+    }
+
+    /// @dev Signatures of the first two keys over `b` on the quorum log, in ascending signer order.
+    function _sign2(uint256[3] memory keys, IEmissionDataLog.EmissionBatch memory b)
+        internal
+        view
+        returns (bytes memory)
+    {
+        bytes32 digest = quorumLog.batchDigest(b);
+        (uint8 v0, bytes32 r0, bytes32 s0) = vm.sign(keys[0], digest);
+        (uint8 v1, bytes32 r1, bytes32 s1) = vm.sign(keys[1], digest);
+        return vm.addr(keys[0]) < vm.addr(keys[1])
+            ? abi.encodePacked(r0, s0, v0, r1, s1, v1)
+            : abi.encodePacked(r1, s1, v1, r0, s0, v0);
     }
 
     function _emissionBatch(bytes32 id, uint40 start, uint40 end)
@@ -135,6 +171,12 @@ contract GasTest is BaseTest {
         vm.prank(oracle);
         dataLog.commitBatch(b);
         vm.snapshotGasLastCall("log_emission_batch_1000");
+    }
+
+    function test_gas_commitBatchSigned2of3() public {
+        IEmissionDataLog.EmissionBatch memory b = _emissionBatch("2026-Q2", 1_774_976_400, NOW);
+        quorumLog.commitBatchSigned(b, _quorumSignatures);
+        vm.snapshotGasLastCall("batch_commit_gas_1000_quorum_2_of_3");
     }
 
     function test_gas_logEmissionSingle() public {
