@@ -90,10 +90,12 @@ demo-check: setup
 	CARBONIX_STATE_DIR=$(CURDIR)/.state/demo-check CARBONIX_L1_PORT=18645 CARBONIX_L2_PORT=19645 \
 		$(VENV)/carbonix demo --check --stop
 
-# Figures: gasUsed of real transactions on anvil -> bench/results/gas.json, then the contract
+# Figures: gasUsed of real transactions on anvil -> bench/results/gas.json, the oracle's rates
+# and commit gas -> bench/results/oracle.json, then the contract
 # fuzz and invariant suites with many more runs (FOUNDRY_PROFILE=bench).
 bench: setup
 	$(VENV)/python bench/gas.py
+	$(VENV)/python bench/oracle_figures.py
 	FOUNDRY_PROFILE=bench $(FORGE) test
 
 clean:

@@ -36,7 +36,14 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from eth_hash.auto import keccak
+try:  # the C keccak of safe-pysha3 is ~5x faster than eth-hash's pycryptodome backend
+    from sha3 import keccak_256 as _keccak_256
+
+    def keccak(data: bytes) -> bytes:
+        return _keccak_256(data).digest()
+
+except ImportError:  # pragma: no cover - same digests, slower
+    from eth_hash.auto import keccak
 from eth_keys import keys
 from eth_keys.exceptions import BadSignature, ValidationError
 from eth_utils import is_hex_address, to_checksum_address
@@ -45,7 +52,7 @@ DOMAIN_NAME = "CarboniX Oracle"
 DOMAIN_VERSION = "1"
 MAX_MESSAGE_BYTES = 16_384
 MAX_READINGS = 64
-MAX_VALUES = 8
+MAX_VALUES = 16
 MAX_DECIMALS = 18
 INT64 = 2**63
 
@@ -145,6 +152,7 @@ def _word(value: int) -> bytes:
     return (value % 2**256).to_bytes(32, "big")
 
 
+@lru_cache(maxsize=65_536)  # sensors repeat values (a temperature of 28, a humidity of 67) often
 def measurement_hash(quantity: str, unit: str, value: int, decimals: int) -> bytes:
     return keccak(_MEASUREMENT_TYPEHASH + _string_hash(quantity) + _string_hash(unit) + _word(value) + _word(decimals))
 

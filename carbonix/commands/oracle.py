@@ -206,10 +206,7 @@ def emissions(
     with engine.connect() as conn:
         rows = conn.execute(query).all()
     print_json(
-        [
-            {"participant": o, "project_key": k, "hour": h, "kg_co2e": g / 1000, "readings": n}
-            for o, k, h, g, n in rows
-        ]
+        [{"participant": o, "project_key": k, "hour": h, "kg_co2e": g / 1000, "readings": n} for o, k, h, g, n in rows]
     )
 
 
