@@ -5,7 +5,10 @@ through the same ``carbonix`` commands a user types, printing each command and i
 TGO publishes its certification lists, a cement exporter, a rice cooperative and a forest community
 register and prove their certification, the cooperative registers and certifies a T-VER project,
 TGO issues a batch (10 % to the buffer pool), credits move, the exporter retires some for CBAM with
-a certificate, and the oracle commits an emission batch and a single record. Then a market opens
+a certificate, and the oracle commits an emission batch and a single record. The oracle daemon then
+takes real DustBoy and Air4Thai series, signed by simulated devices, over MQTT (the running broker,
+or an in-process one), refuses forged and replayed messages, grades, commits and proves a reading
+on-chain, and flags open burning on the rice project. Then a market opens
 for the batch: asks, bids, a buy by preference, fills with fees; the quarter closes, its open
 orders are reclaimed, the regulator's caps apply and every participant is settled. With ``check`` it
 also asserts every outcome against the chain and exits non-zero on any difference.
@@ -19,10 +22,12 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import paho.mqtt.client as mqtt
 from rich.console import Console
 from web3 import Web3
 
@@ -32,6 +37,12 @@ from carbonix.context import open_exchange, open_ledger, open_settlement
 from carbonix.deployments import local_account, manifest_path
 from carbonix.exceptions import CarbonixError
 from carbonix.orderbook import period_label
+from carbonix.tgo import parse_timestamp
+from oracle import simulator
+from oracle.broker import ensure_broker, parse_url
+from oracle.emissions import OPEN_BURNING_PM25
+from oracle.messages import Domain, sign_message
+from oracle.pipeline import sensor_topic
 
 console = Console(highlight=False)
 CARBONIX = Path(sys.executable).parent / "carbonix"
@@ -45,6 +56,7 @@ ACTORS = {
     "forest": (6, "TGO-ORG-3310", "ngo", "seller", "forestry", "Doi Suthep Community Forest"),
 }
 OUTSIDER = 9  # a wallet TGO never certified
+DATA = PROJECT_ROOT.parent / "shared" / "data"  # the real public series, read in place
 
 
 class DemoFailure(CarbonixError):
@@ -141,6 +153,8 @@ class Scenario:
             chain.down(s)
             shutil.rmtree(s.state_dir / "chains", ignore_errors=True)
             shutil.rmtree(s.state_dir / "tgo", ignore_errors=True)
+            for stale in s.state_dir.glob("oracle.db*"):  # the oracle's store belongs to the old chains
+                stale.unlink()
         self.run("chain", "up")
         self.say("Deploy CarbonRegistry, CarbonCredits and EmissionDataLog to L2 (ape script)")
         self.run("deploy")
@@ -358,7 +372,100 @@ class Scenario:
             grams // 1000 + 1250,
         )
         self.run("datalog", "total", participant, "--year", str(year), "--quarter", str(quarter))
+        self.oracle()
         self.market_and_settlement(batch, year * 4 + quarter - 1)
+
+    def oracle(self) -> None:
+        """Issue 4: real sensor series signed by simulated devices, over MQTT, graded, committed, proven."""
+        address, embedded = ensure_broker()
+        try:
+            self._oracle_act(address.url, embedded is not None)
+        finally:
+            if embedded:
+                embedded.stop()
+
+    def _oracle_act(self, broker: str, embedded: bool) -> None:
+        ledger = open_ledger()
+        where = "an in-process broker (no MQTT broker answered at MQTT_URL)" if embedded else "the MQTT broker"
+        self.say(f"The oracle daemon subscribes to every sensor's topic on {where} at {broker}")
+        log = self.work / "oracle.log"
+        console.print(f"[dim]$ carbonix oracle run --mqtt-url {broker} --exit-when-idle 6  (log: {log})[/]")
+        daemon = subprocess.Popen(
+            [str(CARBONIX), "oracle", "run", "--mqtt-url", broker, "--metrics-port", "0", "--lateness", "0",
+             "--settle", "1", "--exit-when-idle", "6", "--client-id", f"carbonix-demo-{os.getpid()}"],
+            stdout=log.open("w"), stderr=subprocess.STDOUT, env=os.environ.copy(),
+        )  # fmt: skip
+        deadline = time.monotonic() + 90
+        while "subscribed to" not in log.read_text():
+            if daemon.poll() is not None or time.monotonic() > deadline:
+                raise DemoFailure(f"the oracle daemon did not start:\n{log.read_text()}")
+            time.sleep(0.1)
+        dustboy = DATA / "dustboy-sakon-4473" / "dustboy_4473_hourly.csv"
+        east = DATA / "air4thai-east-raw-hourly" / "air4thai_raw_hourly_15stations_2023-12_2024-02.csv"
+        windows = [(dustboy, "dustboy", "2026-04-11", "2026-04-14"), (east, "air4thai", "2023-12-01", "2023-12-03")]
+        self.say("The cooperative's field-edge DustBoy sensor publishes 3 days of real PM2.5, signed at the source")
+        self.run(
+            "sensors", "simulate", "--dataset", str(dustboy), "--from", "2026-04-11", "--to", "2026-04-14",
+            "--speed", "86400", "--register-as", "5", "--project", PROJECT_ID, "--mqtt-url", broker,
+        )  # fmt: skip
+        self.say("Air4Thai stations around Rayong report two days, so neighbours can check each other")
+        self.run(
+            "sensors", "simulate", "--dataset", str(east), "--from", "2023-12-01", "--to", "2023-12-03",
+            "--speed", "0", "--readings-per-message", "24", "--register-as", "4", "--mqtt-url", broker,
+        )  # fmt: skip
+        self.say("Forged, replayed and malformed messages are refused, each with its reason")
+        self._send_bad_messages(broker, ledger)
+        self.say("The daemon grades every reading A-F, seals each day into a Merkle batch and commits it")
+        try:
+            code = daemon.wait(300)
+        except subprocess.TimeoutExpired as exc:
+            daemon.kill()
+            raise DemoFailure(f"the oracle daemon did not finish:\n{log.read_text()}") from exc
+        if code != 0:
+            raise DemoFailure(f"the oracle daemon failed:\n{log.read_text()}")
+        status = json.loads(self.run("oracle", "status"))
+        published = [self._window(*w) for w in windows]
+        self.expect("readings stored", sum(status["readings_by_grade"].values()), sum(n for n, _ in published))
+        self.expect("readings still provisional", status["provisional"], 0)
+        self.expect("messages refused", status["rejected"], {"bad_signature": 1, "replay": 1, "not_json": 1})
+        self.expect("every sealed batch committed", set(status["batches"]), {"committed"})
+        flags = json.loads(self.run("oracle", "flags"))
+        self.expect("open-burning hours flagged on the rice project", len(flags), published[0][1])
+        self.say("Anyone can prove a stored reading against the batch root on-chain")
+        proof = json.loads(self.run("oracle", "prove", "1", "--json"))
+        self.expect("reading 1 verified on-chain", proof["verified_on_chain"], True)
+        console.print(f"  [dim]check it with only the chain:[/] {proof['check_with']}")
+
+    def _window(self, path: Path, fmt: str, since: str, until: str) -> tuple[int, int]:
+        """Readings the simulator publishes for a window (stations with a location), and how many
+        of them are PM2.5 above the open-burning threshold."""
+        seed = simulator.simulator_seed(self.settings.state_dir)
+        start, end = parse_timestamp(since, "from"), parse_timestamp(until, "to")
+        stations, _ = simulator.load_stations(path, fmt, seed, start, end)
+        rows = [r for st in stations if st.latitude is not None for r in st.rows if r.values]
+        hot = sum(1 for r in rows if r.values.get("pm25", 0) > OPEN_BURNING_PM25)
+        return len(rows), hot
+
+    def _send_bad_messages(self, broker: str, ledger) -> None:  # type: ignore[no-untyped-def]
+        """A tampered message, a replayed sequence and a payload that is not JSON, from outside."""
+        seed = simulator.simulator_seed(self.settings.state_dir)
+        key = simulator.station_key(seed, "4473")
+        device = simulator.device_address(key)
+        domain = Domain(ledger.w3.eth.chain_id, ledger.datalog.address)
+        reading = {"sequence": 1, "timestamp": 1_775_000_000,
+                   "values": [{"quantity": "pm25", "unit": "ug/m3", "value": 12, "decimals": 0}]}  # fmt: skip
+        replayed = sign_message(key, [reading], domain)
+        tampered = json.loads(json.dumps(sign_message(key, [reading | {"sequence": 2_000_000_000}], domain)))
+        tampered["readings"][0]["values"][0]["value"] = 1  # after signing: the signature no longer fits
+        address = parse_url(broker)
+        client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2)
+        client.connect(address.host, address.port)
+        client.loop_start()
+        for payload in (json.dumps(tampered), json.dumps(replayed), "<reading>42</reading>"):
+            client.publish(sensor_topic(device), payload, qos=1).wait_for_publish(10)
+        client.loop_stop()
+        client.disconnect()
+        console.print(f"  published a tampered message, a replayed sequence and an XML payload as {device}")
 
     def market_and_settlement(self, batch: str, period: int) -> None:
         """Issue 3: a market for the batch, orders, fills, then the quarter closes and settles."""
@@ -454,12 +561,14 @@ class Scenario:
         console.print(f"  deployments manifest  {manifest_path(s.network, s)}")
         console.print(f"  TGO trees and proofs  {s.state_dir / 'tgo'}")
         console.print(f"  demo input files      {self.work}")
+        console.print(f"  oracle readings (SQL) {s.state_dir / 'oracle.db'}   daemon log {self.work / 'oracle.log'}")
         console.print(
             "  try:  export CARBONIX_STATE_DIR="
             + str(s.state_dir)
             + f" CARBONIX_L1_PORT={s.l1_port} CARBONIX_L2_PORT={s.l2_port}"
         )
         console.print(f"        .venv/bin/carbonix participants show {self.wallet['cement']}")
+        console.print("        .venv/bin/carbonix oracle status   |   .venv/bin/carbonix oracle prove 1")
         console.print("        .venv/bin/carbonix chain status   |   .venv/bin/carbonix chain down")
 
 

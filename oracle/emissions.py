@@ -10,7 +10,7 @@ Methods by sensor type:
 - Every other type (pm25, pm10, co2 and ch4 concentrations, temperature, humidity ...) measures
   air, not an emission: no CO2e.
 
-PM2.5 carries no CO2e, but a reading of ``OPEN_BURNING_PM25`` ug/m3 or more from a sensor on an
+PM2.5 carries no CO2e, but a reading above ``OPEN_BURNING_PM25`` ug/m3 from a sensor on an
 agriculture project raises an ``open_burning`` flag for that project and hour.
 """
 
@@ -27,9 +27,10 @@ from carbonix.exceptions import CarbonixValueError
 
 DEFAULT_FACTORS_FILE = Path(__file__).with_name("emission_factors.toml")
 MAX_FLUX_HOURS = 2
-# Thailand's 24-hour PM2.5 standard is 37.5 ug/m3 (2023); an hourly value of 100 or more next to a
-# field is far above anything but a nearby fire.
-OPEN_BURNING_PM25 = 100
+# Thailand's 24-hour PM2.5 standard is 37.5 ug/m3 (2023), and above 75 ug/m3 its air-quality index
+# reaches its top band ("affects health"). An hourly value above that at a field's edge points at
+# a fire nearby.
+OPEN_BURNING_PM25 = 75
 METER_TYPES = ("fuel_meter", "energy_meter")
 
 
@@ -105,6 +106,6 @@ def reading_co2e(
 def open_burning(project_type: str, values: dict[str, tuple[str, Decimal]]) -> str | None:
     """The flag detail when an agriculture project's PM2.5 reading points at open burning."""
     pm25 = values.get("pm25")
-    if project_type != "agriculture" or pm25 is None or pm25[1] < OPEN_BURNING_PM25:
+    if project_type != "agriculture" or pm25 is None or pm25[1] <= OPEN_BURNING_PM25:
         return None
-    return f"pm25 {pm25[1]} ug/m3 >= {OPEN_BURNING_PM25} on an agriculture project"
+    return f"pm25 {pm25[1]} ug/m3 > {OPEN_BURNING_PM25} on an agriculture project"

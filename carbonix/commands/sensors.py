@@ -116,15 +116,19 @@ def simulate(
             sensors.register(owner, station.device, "pm25", project, station.latitude, station.longitude, label)
             sensors.approve(verifier, station.device, f"simulated {label}", int(time.time()) + 365 * 86400)
             console.print(f"registered and approved {station.station_id} as {station.device}")
+    known = [st for st in stations if sensors.contract.functions.sensor(st.device).call()[0] != "0x" + "00" * 20]
+    for station in stations:
+        if station not in known:
+            console.print(f"[yellow]not published[/] station {station.station_id}: {station.device} is not registered")
     domain = Domain(sensors.ledger.w3.eth.chain_id, sensors.ledger.datalog.address)
-    plan = simulator.schedule(stations, domain, per_message)
+    plan = simulator.schedule(known, domain, per_message)
     address = parse_url(broker_url or mqtt_url())
     client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, client_id="", clean_session=True)
     client.max_queued_messages_set(0)
     client.connect(address.host, address.port, keepalive=30)
     client.loop_start()
     sent = 0
-    with progress(f"publishing {len(plan):,} messages from {len(stations)} devices at {speed:g}x") as update:
+    with progress(f"publishing {len(plan):,} messages from {len(known)} devices at {speed:g}x") as update:
         infos = []
         for device, message in simulator.pace(plan, speed):
             infos.append(client.publish(sensor_topic(device), json.dumps(message, separators=(",", ":")), qos=1))
@@ -136,6 +140,6 @@ def simulate(
     client.loop_stop()
     client.disconnect()
     console.print(
-        f"published {sent:,} signed messages from {len(stations)} devices to {address.url}"
+        f"published {sent:,} signed messages from {len(known)} devices to {address.url}"
         + (f"; {len(errors)} rows could not be read" if errors else "")
     )
