@@ -8,9 +8,12 @@ acknowledged comes back as a ``duplicate`` of itself, which changes nothing.
 
 Work loop (one thread; the MQTT network loop runs in paho's own thread):
 1. drain up to ``max_batch`` received messages and ingest them in one transaction, then ack them;
-2. when no message has arrived for ``settle_seconds``, finalize every hour that is closed
-   (its end plus ``lateness_seconds`` is past), or any closed hour older than ``max_hold_seconds``
-   even while messages keep coming; then seal the closed periods and commit pending batches.
+2. finalize every closed hour (its end plus ``lateness_seconds`` is past) once no reading of it
+   has arrived for ``settle_seconds`` and either the whole stream is quiet for that long or the
+   hour's last reading came ``max_hold_seconds`` ago (so a backfill of old data, where every hour
+   is long closed, is graded against all its neighbours, and live data is graded once its hour
+   closes even under constant traffic); then seal the closed periods and commit pending batches.
+   Under constant traffic this housekeeping still runs every ``HOUSEKEEPING_SECONDS``.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from oracle.outbox import PERIODS, commit_pending, outbox_depth, seal_batches
 from oracle.pipeline import TOPIC_FILTER, Incoming, Pipeline
 
 log = logging.getLogger("carbonix.oracle")
+HOUSEKEEPING_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,8 @@ class OracleDaemon:
         self._inbox: queue.Queue[tuple[int, int, Incoming]] = queue.Queue()
         self._connected = threading.Event()
         self._last_arrival = time.monotonic()
+        self._started = self._last_arrival
+        self._hour_arrival: dict[int, float] = {}  # hour -> when a reading of it last arrived
         self.client = mqtt.Client(
             callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
             client_id=config.client_id,
@@ -108,11 +114,14 @@ class OracleDaemon:
         try:
             if not self._connected.wait(30):
                 raise ConnectionError(f"no MQTT connection to {self.broker.url}")
+            last_housekeeping = time.monotonic()
             while not stop.is_set():
-                if self._drain():
+                # under constant traffic, housekeeping still runs every HOUSEKEEPING_SECONDS
+                if self._drain() and time.monotonic() - last_housekeeping < HOUSEKEEPING_SECONDS:
                     continue
                 quiet = time.monotonic() - self._last_arrival
                 busy = self._housekeeping(quiet >= self.config.settle_seconds)
+                last_housekeeping = time.monotonic()
                 if exit_when_idle is not None and not busy and quiet >= exit_when_idle and self._inbox.empty():
                     return
                 stop.wait(0.1)
@@ -136,6 +145,8 @@ class OracleDaemon:
             if qos > 0:
                 self.client.ack(mid, qos)
         self._last_arrival = time.monotonic()
+        for hour in result.hours:
+            self._hour_arrival[hour] = self._last_arrival
         self.metrics.ingested(result)
         self.metrics.lag.set(self.clock() - taken[0][2].received_at_ms / 1000)
         return True
@@ -143,11 +154,15 @@ class OracleDaemon:
     def _housekeeping(self, quiet: bool) -> bool:
         """Finalizes, seals and commits what is due; True if it did anything."""
         now = int(self.clock())
+        mono = time.monotonic()
         due = []
         for hour in self.pipeline.provisional_hours():
-            closed_for = now - (hour + 3600 + self.config.lateness_seconds)
-            if closed_for >= 0 and (quiet or closed_for >= self.config.max_hold_seconds):
+            if now < hour + 3600 + self.config.lateness_seconds:
+                continue  # still open for late readings
+            since = mono - self._hour_arrival.get(hour, self._started)
+            if since >= self.config.settle_seconds and (quiet or since >= self.config.max_hold_seconds):
                 due.append(hour)
+                self._hour_arrival.pop(hour, None)
         did = False
         if due:
             grades = self.pipeline.finalize_hours(due)

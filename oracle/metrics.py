@@ -22,9 +22,8 @@ class OracleMetrics:
         self.batches = Counter("carbonix_oracle_batches_committed", "Batches committed to the data log", registry=r)
         self.batch_failures = Counter("carbonix_oracle_batches_failed", "Batch commits the chain refused", registry=r)
         self.outbox = Gauge("carbonix_oracle_outbox_depth", "Sealed batches not yet committed", registry=r)
-        self.lag = Gauge("carbonix_oracle_ingest_lag_seconds", "Receipt to stored, newest message", registry=r)
-        self.reading_age = Gauge(
-            "carbonix_oracle_reading_age_seconds", "Now minus the newest stored reading's timestamp", registry=r
+        self.lag = Gauge(
+            "carbonix_oracle_ingest_lag_seconds", "Receipt to stored, oldest message of the last ingest", registry=r
         )
 
     def ingested(self, result: IngestResult) -> None:

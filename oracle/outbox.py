@@ -223,10 +223,15 @@ def commit_pending(
         ).all()
     outcomes = []
     project_ids: dict[str, str | None] = {}
+    alone = not pending or ledger.quorum() <= 1
     for row in pending:
         batch_id = bytes.fromhex(row.batch_id[2:])
         if ledger.datalog.functions.readingsRoot(batch_id).call() != b"\0" * 32:
             outcome = CommitOutcome(row.batch_id, "already", _commit_tx(ledger, batch_id), None)
+        elif not alone:
+            # m >= 2: the batch waits for operator signatures (commitBatchSigned, carbonix.quorum);
+            # once any operator commits it, the check above marks it committed here too
+            continue
         else:
             if row.project_key not in project_ids:
                 project_ids[row.project_key] = (

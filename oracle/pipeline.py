@@ -9,11 +9,12 @@ Checks, in order (the reason recorded when one fails):
 1. the message itself (``oracle.messages``): oversized, not_json, missing_field, bad_field,
    bad_value, wrong_domain, bad_signature;
 2. the topic names the signing device (wrong_topic);
-3. the same signed message again (duplicate: a redelivery, harmless), a sequence not above the
+3. the registry knows the device (unknown_sensor);
+4. the same signed message again (duplicate: a redelivery, harmless), a sequence not above the
    device's last one (replay);
-4. the registry: unknown_sensor, unapproved_sensor (not approved, or certification expired);
-5. units: each quantity in its canonical unit (bad_unit);
-6. the clock: a timestamp more than ``max_future_seconds`` ahead (future_timestamp).
+5. a verifier approved the device and its certification has not expired (unapproved_sensor);
+6. per reading: each quantity in its canonical unit (bad_unit), and a timestamp at most
+   ``max_future_seconds`` ahead of the clock (future_timestamp).
 
 An accepted reading gets its own-series grade at once (completeness, plausibility, stability,
 health) and its spatial factor when its hour is finalized (``finalize_hours``): until then it is
@@ -42,9 +43,9 @@ TOPIC_PREFIX = "carbonix/sensors/"
 TOPIC_FILTER = "carbonix/sensors/+/readings"
 PIPELINE_REASONS = (
     "wrong_topic",
+    "unknown_sensor",
     "duplicate",
     "replay",
-    "unknown_sensor",
     "unapproved_sensor",
     "bad_unit",
     "future_timestamp",
@@ -71,6 +72,7 @@ class IngestResult:
     rejected: dict[str, int] = field(default_factory=dict)
     grades: dict[str, int] = field(default_factory=dict)
     flags: int = 0
+    hours: set[int] = field(default_factory=set)  # the hours the accepted readings fall in
 
     def add_rejection(self, reason: str) -> None:
         self.rejected[reason] = self.rejected.get(reason, 0) + 1
@@ -265,6 +267,7 @@ class Pipeline:
                 pending.flags.append((record, r.sequence, burning))
                 result.flags += 1
             state.last_sequence, state.last_timestamp = r.sequence, r.timestamp
+            result.hours.add(r.timestamp - r.timestamp % 3600)
             result.grades[provisional.grade] = result.grades.get(provisional.grade, 0) + 1
         pending.digests.add(message.digest)
         pending.messages.append(

@@ -40,6 +40,13 @@ def open_store(option: str | None):  # type: ignore[no-untyped-def]
     return store.open_engine(database_url(option))
 
 
+def grade_option(value: str) -> str:
+    letter = value.strip().upper()
+    if len(letter) != 1 or letter not in GRADES:
+        raise CarbonixValueError("--min-grade must be a letter A-F")
+    return letter
+
+
 DATABASE = typer.Option(None, "--database", help="SQLAlchemy URL (default ORACLE_DATABASE_URL or .state/oracle.db).")
 
 
@@ -62,8 +69,7 @@ def run(
     """Subscribe to sensor readings, verify, grade and store them, commit batches to the data log."""
     if period not in PERIODS:
         raise CarbonixValueError(f"--period must be one of {', '.join(PERIODS)}")
-    if min_grade.upper() not in GRADES:
-        raise CarbonixValueError("--min-grade must be a letter A-F")
+    min_grade = grade_option(min_grade)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     sensors = open_sensors()
     reporter = account(sender)
@@ -80,7 +86,7 @@ def run(
     config = DaemonConfig(
         client_id=client_id or f"carbonix-oracle-{reporter.address.lower()}",
         period_seconds=PERIODS[period],
-        min_grade=min_grade.upper(),
+        min_grade=min_grade,
         settle_seconds=settle,
         lateness_seconds=lateness,
         commit=not no_commit,
@@ -187,11 +193,10 @@ def emissions(
     database: str = DATABASE,
 ) -> None:
     """kg CO2e per participant, project and hour, from readings graded min-grade or better."""
-    if min_grade.upper() not in GRADES:
-        raise CarbonixValueError("--min-grade must be a letter A-F")
+    min_grade = grade_option(min_grade)
     engine = open_store(database)
     r, d = store.readings.c, store.devices.c
-    accepted = GRADES[: GRADES.index(min_grade.upper()) + 1]
+    accepted = GRADES[: GRADES.index(min_grade) + 1]
     query = (
         select(d.owner, d.project_key, r.hour, func.sum(r.grams_co2e), func.count())
         .join(store.devices, d.device == r.device)
@@ -206,7 +211,10 @@ def emissions(
     with engine.connect() as conn:
         rows = conn.execute(query).all()
     print_json(
-        [{"participant": o, "project_key": k, "hour": h, "kg_co2e": g / 1000, "readings": n} for o, k, h, g, n in rows]
+        [
+            {"participant": o, "project_key": k, "hour": h, "kg_co2e": int(g) / 1000, "readings": n}
+            for o, k, h, g, n in rows
+        ]
     )
 
 
