@@ -19,9 +19,9 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from eth_abi import encode
-from eth_keys import keys
 from eth_utils import is_address, keccak, to_checksum_address
 
+from carbonix import eip712
 from carbonix.exceptions import CarbonixValueError
 
 if TYPE_CHECKING:  # carbonix.ledger imports this module
@@ -29,7 +29,6 @@ if TYPE_CHECKING:  # carbonix.ledger imports this module
 
 DOMAIN_NAME = "CarboniX EmissionDataLog"
 DOMAIN_VERSION = "1"
-DOMAIN_TYPE = "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
 EMISSION_BATCH_TYPE = (
     "EmissionBatch(bytes32 batchId,address participant,bytes32 projectKey,uint40 periodStart,uint40 periodEnd,"
     "uint32 readingCount,bytes32 readingsRoot,uint64 kgCO2e,uint8 qualityScore,uint192 gradeCounts,uint8 flow)"
@@ -49,25 +48,11 @@ FIELD_TYPES = [
     "uint192",
     "uint8",
 ]
-SIGNATURE_LENGTH = 65
-# secp256k1 group order; a signature with s above half of it is the malleable twin the contract refuses.
-SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
 
 def domain_separator(chain_id: int, datalog: str) -> bytes:
     """The data log's EIP-712 domain separator on chain ``chain_id``."""
-    return keccak(
-        encode(
-            ["bytes32", "bytes32", "bytes32", "uint256", "address"],
-            [
-                keccak(text=DOMAIN_TYPE),
-                keccak(text=DOMAIN_NAME),
-                keccak(text=DOMAIN_VERSION),
-                chain_id,
-                _address(datalog),
-            ],
-        )
-    )
+    return eip712.domain_separator(DOMAIN_NAME, DOMAIN_VERSION, chain_id, _address(datalog))
 
 
 def batch_struct_hash(batch: EmissionBatchInput) -> bytes:
@@ -77,29 +62,17 @@ def batch_struct_hash(batch: EmissionBatchInput) -> bytes:
 
 def batch_digest(batch: EmissionBatchInput, chain_id: int, datalog: str) -> bytes:
     """The digest an operator signs (the contract's ``batchDigest(batch)``)."""
-    return keccak(b"\x19\x01" + domain_separator(chain_id, datalog) + batch_struct_hash(batch))
+    return eip712.typed_digest(domain_separator(chain_id, datalog), batch_struct_hash(batch))
 
 
 def sign_batch(private_key: bytes | str, batch: EmissionBatchInput, chain_id: int, datalog: str) -> bytes:
     """An operator's 65-byte signature ``r || s || v`` (v 27 or 28, low s) of the batch digest."""
-    raw = bytes.fromhex(private_key.removeprefix("0x")) if isinstance(private_key, str) else bytes(private_key)
-    key = keys.PrivateKey(raw)
-    sig = key.sign_msg_hash(batch_digest(batch, chain_id, datalog))
-    r, s, v = sig.r, sig.s, sig.v
-    if s > SECP256K1_N // 2:  # the canonical twin: the contract accepts only low s
-        s, v = SECP256K1_N - s, v ^ 1
-    return r.to_bytes(32, "big") + s.to_bytes(32, "big") + bytes([v + 27])
+    return eip712.sign_digest(private_key, batch_digest(batch, chain_id, datalog))
 
 
 def recover_signer(digest: bytes, signature: bytes) -> str:
     """The address that signed ``digest``; rejects malformed and high-s signatures as the contract does."""
-    if len(signature) != SIGNATURE_LENGTH:
-        raise CarbonixValueError(f"a signature is {SIGNATURE_LENGTH} bytes, not {len(signature)}")
-    r, s, v = int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:64], "big"), signature[64]
-    if v not in (27, 28) or not 0 < r < SECP256K1_N or not 0 < s <= SECP256K1_N // 2:
-        raise CarbonixValueError("not a canonical (v 27/28, low s) ECDSA signature")
-    public = keys.Signature(vrs=(v - 27, r, s)).recover_public_key_from_msg_hash(digest)
-    return str(to_checksum_address(public.to_checksum_address()))
+    return str(to_checksum_address(eip712.recover_address(digest, signature)))
 
 
 def _address(value: str) -> str:

@@ -36,17 +36,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-try:  # the C keccak of safe-pysha3 is ~5x faster than eth-hash's pycryptodome backend
-    from sha3 import keccak_256 as _keccak_256
-
-    def keccak(data: bytes) -> bytes:
-        return _keccak_256(data).digest()
-
-except ImportError:  # pragma: no cover - same digests, slower
-    from eth_hash.auto import keccak
-from eth_keys import keys
 from eth_keys.exceptions import BadSignature, ValidationError
 from eth_utils import is_hex_address, to_checksum_address
+
+from carbonix import eip712
+from carbonix.eip712 import keccak, recover_address, sign_digest, signer_address, text_hash, typed_digest
 
 DOMAIN_NAME = "CarboniX Oracle"
 DOMAIN_VERSION = "1"
@@ -135,16 +129,9 @@ MEASUREMENT_TYPE = "Measurement(string quantity,string unit,int64 value,uint8 de
 _READING_STRUCT = "Reading(uint64 sequence,uint64 timestamp,Measurement[] values)"
 READING_TYPE = _READING_STRUCT + MEASUREMENT_TYPE
 MESSAGE_TYPE = "SensorMessage(address device,Reading[] readings)" + MEASUREMENT_TYPE + _READING_STRUCT
-DOMAIN_TYPE = "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
 _MEASUREMENT_TYPEHASH = keccak(MEASUREMENT_TYPE.encode())
 _READING_TYPEHASH = keccak(READING_TYPE.encode())
 _MESSAGE_TYPEHASH = keccak(MESSAGE_TYPE.encode())
-_SECP256K1_HALF_N = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0
-
-
-@lru_cache(maxsize=4096)
-def _string_hash(value: str) -> bytes:
-    return keccak(value.encode())
 
 
 def _word(value: int) -> bytes:
@@ -154,7 +141,7 @@ def _word(value: int) -> bytes:
 
 @lru_cache(maxsize=65_536)  # sensors repeat values (a temperature of 28, a humidity of 67) often
 def measurement_hash(quantity: str, unit: str, value: int, decimals: int) -> bytes:
-    return keccak(_MEASUREMENT_TYPEHASH + _string_hash(quantity) + _string_hash(unit) + _word(value) + _word(decimals))
+    return keccak(_MEASUREMENT_TYPEHASH + text_hash(quantity) + text_hash(unit) + _word(value) + _word(decimals))
 
 
 def reading_hash(sequence: int, timestamp: int, measurement_hashes: list[bytes]) -> bytes:
@@ -163,24 +150,13 @@ def reading_hash(sequence: int, timestamp: int, measurement_hashes: list[bytes])
 
 
 def domain_separator(domain: Domain) -> bytes:
-    return _domain_separator(domain.chain_id, domain.verifying_contract.lower())
-
-
-@lru_cache(maxsize=64)
-def _domain_separator(chain_id: int, verifying_contract: str) -> bytes:
-    return keccak(
-        keccak(DOMAIN_TYPE.encode())
-        + _string_hash(DOMAIN_NAME)
-        + _string_hash(DOMAIN_VERSION)
-        + _word(chain_id)
-        + bytes.fromhex(verifying_contract[2:]).rjust(32, b"\0")
-    )
+    return eip712.domain_separator(DOMAIN_NAME, DOMAIN_VERSION, domain.chain_id, domain.verifying_contract.lower())
 
 
 def message_digest(device: str, reading_hashes: list[bytes], domain: Domain) -> bytes:
     """The EIP-712 digest a device signs: keccak(0x1901 || domainSeparator || hashStruct(message))."""
     struct = keccak(_MESSAGE_TYPEHASH + bytes.fromhex(device[2:]).rjust(32, b"\0") + keccak(b"".join(reading_hashes)))
-    return keccak(b"\x19\x01" + domain_separator(domain) + struct)
+    return typed_digest(domain_separator(domain), struct)
 
 
 def _json_reading_hash(r: dict[str, Any]) -> bytes:
@@ -190,40 +166,17 @@ def _json_reading_hash(r: dict[str, Any]) -> bytes:
 
 def sign_message(private_key: bytes | str, readings: list[dict[str, Any]], domain: Domain) -> dict[str, Any]:
     """The JSON-ready message a device publishes (the simulator and firmware tests use it)."""
-    key = _private_key(bytes.fromhex(private_key[2:]) if isinstance(private_key, str) else bytes(private_key))
-    device = checksum("0x" + key.public_key.to_canonical_address().hex())
+    device = checksum("0x" + signer_address(private_key).hex())
     digest = message_digest(device, [_json_reading_hash(r) for r in readings], domain)
-    signature = key.sign_msg_hash(digest)
-    r, s, v = signature.r, signature.s, signature.v
     return {
         "device": device,
         "domain": {"chainId": domain.chain_id, "verifyingContract": to_checksum_address(domain.verifying_contract)},
         "readings": readings,
-        "signature": "0x" + r.to_bytes(32, "big").hex() + s.to_bytes(32, "big").hex() + bytes([v + 27]).hex(),
+        "signature": "0x" + sign_digest(private_key, digest).hex(),
     }
 
 
 checksum = lru_cache(maxsize=65_536)(to_checksum_address)
-
-
-@lru_cache(maxsize=4096)
-def _private_key(raw: bytes) -> keys.PrivateKey:
-    return keys.PrivateKey(raw)
-
-
-def recover_signer(digest: bytes, signature: str) -> str:
-    """The address that signed ``digest``; rejects high-s (malleable) and malformed signatures."""
-    return checksum("0x" + _recover(digest, signature).hex())
-
-
-def _recover(digest: bytes, signature: str) -> bytes:
-    raw = bytes.fromhex(signature[2:])
-    r, s, v = int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:64], "big"), raw[64]
-    if v not in (27, 28):
-        raise ValueError(f"v must be 27 or 28, not {v}")
-    if not 0 < s <= _SECP256K1_HALF_N or r == 0:
-        raise ValueError("s is not in the lower half of the curve order (malleable signature)")
-    return keys.Signature(vrs=(v - 27, r, s)).recover_public_key_from_msg_hash(digest).to_canonical_address()
 
 
 def parse_message(raw: bytes | str, domain: Domain) -> SensorMessage | Rejection:
@@ -258,7 +211,7 @@ def parse_message(raw: bytes | str, domain: Domain) -> SensorMessage | Rejection
         return Rejection("bad_field", "signature is not 65 bytes of 0x hex")
     try:
         digest = message_digest(device, [r.hash for r in readings], domain)
-        signer = _recover(digest, signature)
+        signer = recover_address(digest, bytes.fromhex(signature[2:]))
     except (ValueError, BadSignature, ValidationError) as exc:
         return Rejection("bad_signature", str(exc)[:200])
     if signer != bytes.fromhex(device[2:]):

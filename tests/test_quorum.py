@@ -13,7 +13,7 @@ from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
 
-from carbonix import quorum
+from carbonix import eip712, quorum
 from carbonix.config import Settings
 from carbonix.context import account, open_ledger
 from carbonix.deployments import Deployment
@@ -211,9 +211,9 @@ def test_sign_batch_is_low_s_and_recovery_refuses_malleable_twins(world: World) 
         key = keccak(text=f"signer {i}")
         sig = quorum.sign_batch(key, batch, chain_id, datalog)
         r, s, v = sig[:32], int.from_bytes(sig[32:64], "big"), sig[64]
-        assert len(sig) == 65 and v in (27, 28) and s <= quorum.SECP256K1_N // 2
+        assert len(sig) == 65 and v in (27, 28) and s <= eip712.SECP256K1_N // 2
         assert quorum.recover_signer(digest, sig) == Account.from_key(key).address
-        twin = r + (quorum.SECP256K1_N - s).to_bytes(32, "big") + bytes([v ^ 1])
+        twin = r + (eip712.SECP256K1_N - s).to_bytes(32, "big") + bytes([v ^ 1])
         with pytest.raises(CarbonixValueError):
             quorum.recover_signer(digest, twin)
     with pytest.raises(CarbonixValueError):

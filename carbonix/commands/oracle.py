@@ -24,7 +24,7 @@ from oracle.devices import ChainDirectory
 from oracle.messages import Domain
 from oracle.metrics import OracleMetrics
 from oracle.outbox import GRADES, PERIODS, prove
-from oracle.pipeline import Pipeline
+from oracle.pipeline import Pipeline, counts_by_grade
 from oracle.replay import replay as run_replay
 
 app = typer.Typer(no_args_is_help=True, help="The sensor oracle: MQTT ingest, grading, batches, proofs.")
@@ -168,11 +168,11 @@ def status(database: str = DATABASE) -> None:
     engine = open_store(database)
     r, j, b = store.readings.c, store.rejections.c, store.batches.c
     with engine.connect() as conn:
-        grades = dict(conn.execute(select(r.grade, func.count()).group_by(r.grade)).all())
         provisional = conn.execute(select(func.count()).where(r.provisional.is_(True))).scalar_one()
         rejected = dict(conn.execute(select(j.reason, func.count()).group_by(j.reason)).all())
         batches = dict(conn.execute(select(b.status, func.count()).group_by(b.status)).all())
         flags = conn.execute(select(func.count()).select_from(store.flags)).scalar_one()
+    grades = counts_by_grade(engine)
     print_json(
         {
             "readings_by_grade": {g: grades.get(g, 0) for g in GRADES},

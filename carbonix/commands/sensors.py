@@ -14,6 +14,7 @@ from carbonix.commands._common import console, handle_errors, print_json, progre
 from carbonix.config import get_settings
 from carbonix.context import account, open_sensors
 from carbonix.exceptions import CarbonixValueError
+from carbonix.sensors import ZERO
 from carbonix.tgo import parse_timestamp
 from oracle import simulator
 from oracle.broker import mqtt_url, parse_url
@@ -104,10 +105,11 @@ def simulate(
     stations, errors = simulator.load_stations(dataset, fmt, seed, start, end)
     if not stations:
         raise CarbonixValueError(f"{dataset}: no readings in the chosen window")
+    registered = {st.device for st in stations if sensors.contract.functions.sensor(st.device).call()[0] != ZERO}
     if register_as:
         owner, verifier = account(register_as), account("verifier")
         for station in stations:
-            if sensors.contract.functions.sensor(station.device).call()[0] != "0x" + "00" * 20:
+            if station.device in registered:
                 continue
             if station.latitude is None or station.longitude is None:
                 console.print(f"[yellow]skipped[/] station {station.station_id}: no coordinates to register")
@@ -115,10 +117,11 @@ def simulate(
             label = f"{fmt}:{station.station_id}"
             sensors.register(owner, station.device, "pm25", project, station.latitude, station.longitude, label)
             sensors.approve(verifier, station.device, f"simulated {label}", int(time.time()) + 365 * 86400)
+            registered.add(station.device)
             console.print(f"registered and approved {station.station_id} as {station.device}")
-    known = [st for st in stations if sensors.contract.functions.sensor(st.device).call()[0] != "0x" + "00" * 20]
+    known = [st for st in stations if st.device in registered]
     for station in stations:
-        if station not in known:
+        if station.device not in registered:
             console.print(f"[yellow]not published[/] station {station.station_id}: {station.device} is not registered")
     domain = Domain(sensors.ledger.w3.eth.chain_id, sensors.ledger.datalog.address)
     plan = simulator.schedule(known, domain, per_message)
