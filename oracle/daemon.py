@@ -30,6 +30,7 @@ from eth_account.signers.local import LocalAccount
 from sqlalchemy import Engine
 
 from carbonix.ledger import Ledger
+from oracle import cosign
 from oracle.broker import BrokerAddress
 from oracle.metrics import OracleMetrics
 from oracle.outbox import PERIODS, commit_pending, outbox_depth, seal_batches
@@ -49,6 +50,7 @@ class DaemonConfig:
     max_hold_seconds: int = 600
     max_batch: int = 200
     commit: bool = True
+    takeover_seconds: float = 60.0  # under a quorum: when a non-first signer sends a batch itself
 
 
 @dataclass(frozen=True)
@@ -74,10 +76,16 @@ class OracleDaemon:
         self.committer = committer
         self.metrics = metrics or OracleMetrics()
         self.clock = clock
+        self.cosigner = (
+            cosign.Cosigner(self.engine, committer.ledger, committer.reporter, config.takeover_seconds)
+            if committer is not None
+            else None
+        )
         self._inbox: queue.Queue[tuple[int, int, Incoming]] = queue.Queue()
         self._connected = threading.Event()
         self._last_arrival = time.monotonic()
         self._started = self._last_arrival
+        self._last_tick = self._started - HOUSEKEEPING_SECONDS  # the first housekeeping seals and commits
         self._hour_arrival: dict[int, float] = {}  # hour -> when a reading of it last arrived
         self.client = mqtt.Client(
             callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
@@ -94,9 +102,10 @@ class OracleDaemon:
         if reason_code.is_failure:
             log.error("MQTT connect refused: %s", reason_code)
             return
-        client.subscribe(TOPIC_FILTER, qos=1)
+        filters = [TOPIC_FILTER] + ([cosign.TOPIC_FILTER] if self.cosigner is not None else [])
+        client.subscribe([(f, 1) for f in filters])
         self._connected.set()
-        log.info("subscribed to %s on %s (persistent session %s)", TOPIC_FILTER, self.broker.url, self.config.client_id)
+        log.info("subscribed to %s on %s (persistent session %s)", filters, self.broker.url, self.config.client_id)
 
     def _on_disconnect(self, _client, _userdata, _flags, reason_code, _properties) -> None:  # type: ignore[no-untyped-def]
         self._connected.clear()
@@ -109,6 +118,7 @@ class OracleDaemon:
     # work loop --------------------------------------------------------------------------------
     def run(self, stop: threading.Event, exit_when_idle: float | None = None) -> None:
         """Runs until ``stop`` is set (or, with ``exit_when_idle``, until idle with nothing left to do)."""
+        self._connected.clear()
         self.client.connect(self.broker.host, self.broker.port, keepalive=30)
         self.client.loop_start()
         try:
@@ -140,15 +150,21 @@ class OracleDaemon:
                 taken.append(self._inbox.get_nowait())
             except queue.Empty:
                 break
-        result = self.pipeline.ingest([item for _, _, item in taken])
+        readings = [item for _, _, item in taken if not cosign.is_signature_topic(item.topic)]
+        signatures = [item for _, _, item in taken if cosign.is_signature_topic(item.topic)]
+        if signatures and self.cosigner is not None:
+            self.metrics.cosigned(self.cosigner.receive(signatures))
+        if readings:
+            result = self.pipeline.ingest(readings)
         for mid, qos, _ in taken:
             if qos > 0:
                 self.client.ack(mid, qos)
-        self._last_arrival = time.monotonic()
-        for hour in result.hours:
-            self._hour_arrival[hour] = self._last_arrival
-        self.metrics.ingested(result)
-        self.metrics.lag.set(self.clock() - taken[0][2].received_at_ms / 1000)
+        if readings:
+            self._last_arrival = time.monotonic()
+            for hour in result.hours:
+                self._hour_arrival[hour] = self._last_arrival
+            self.metrics.ingested(result)
+            self.metrics.lag.set(self.clock() - readings[0].received_at_ms / 1000)
         return True
 
     def _housekeeping(self, quiet: bool) -> bool:
@@ -168,18 +184,52 @@ class OracleDaemon:
             grades = self.pipeline.finalize_hours(due)
             self.metrics.finalized(grades)
             did = True
-        if quiet or due:
-            closed_before = now - self.config.lateness_seconds
-            if seal_batches(self.engine, self.config.period_seconds, self.config.min_grade, closed_before):
+        # Sealing scans the unbatched readings and committing asks the chain about every pending
+        # batch: both run right after a finalization, else once per tick (a period can close on
+        # the clock alone; a batch can wait for operator signatures), not on every idle loop.
+        tick = mono - self._last_tick >= HOUSEKEEPING_SECONDS
+        if not (due or tick):
+            return False
+        self._last_tick = mono
+        closed_before = now - self.config.lateness_seconds
+        if seal_batches(self.engine, self.config.period_seconds, self.config.min_grade, closed_before):
+            did = True
+        if self.committer is not None and self.cosigner is not None and self.config.commit:
+            quorum = self.cosigner.refresh()
+            if quorum > 1 and self._publish_signatures():
                 did = True
-        if self.committer is not None and self.config.commit:
-            for outcome in commit_pending(self.engine, self.committer.ledger, self.committer.reporter):
+            on_chain = []
+            for outcome in commit_pending(
+                self.engine, self.committer.ledger, self.committer.reporter, cosigner=self.cosigner
+            ):
                 did = True
                 if outcome.status == "failed":
                     self.metrics.batch_failures.inc()
                     log.error("batch %s refused: %s", outcome.batch_id, outcome.error)
                 else:
                     self.metrics.batches.inc()
+                    on_chain.append(outcome.batch_id)
                     log.info("batch %s committed in %s", outcome.batch_id, outcome.tx_hash)
+            if quorum > 1:
+                for topic in self.cosigner.committed(on_chain):
+                    self.client.publish(topic, b"", qos=1, retain=True)  # clears the retained signature
         self.metrics.outbox.set(outbox_depth(self.engine))
         return did
+
+    def _publish_signatures(self) -> bool:
+        """Signs the batches this operator sealed and publishes its signatures (retained, QoS 1);
+        a signature counts as published once the broker acknowledged it."""
+        assert self.cosigner is not None
+        unpublished = self.cosigner.sign_pending()
+        sent = [(sig, self.client.publish(sig.topic, sig.payload(), qos=1, retain=True)) for sig in unpublished]
+        confirmed = []
+        for sig, info in sent:
+            try:
+                info.wait_for_publish(5)
+            except (RuntimeError, ValueError) as exc:
+                log.warning("signature of batch %s not published yet: %s", sig.batch_id, exc)
+                continue
+            if info.is_published():
+                confirmed.append(sig)
+        self.cosigner.mark_published(confirmed)
+        return bool(confirmed)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
 
+from oracle.cosign import Received
 from oracle.pipeline import IngestResult
 
 
@@ -21,6 +24,9 @@ class OracleMetrics:
         self.flags = Counter("carbonix_oracle_open_burning_flags", "Open-burning flags raised", registry=r)
         self.batches = Counter("carbonix_oracle_batches_committed", "Batches committed to the data log", registry=r)
         self.batch_failures = Counter("carbonix_oracle_batches_failed", "Batch commits the chain refused", registry=r)
+        self.signatures = Counter(
+            "carbonix_oracle_operator_signatures", "Other operators' batch signatures kept", registry=r
+        )
         self.outbox = Gauge("carbonix_oracle_outbox_depth", "Sealed batches not yet committed", registry=r)
         self.lag = Gauge(
             "carbonix_oracle_ingest_lag_seconds", "Receipt to stored, oldest message of the last ingest", registry=r
@@ -33,6 +39,13 @@ class OracleMetrics:
         self.flags.inc(result.flags)
         for reason, n in result.rejected.items():
             self.rejected.labels(reason).inc(n)
+
+    def cosigned(self, received: Iterable[Received]) -> None:
+        for item in received:
+            if item.signature is not None:
+                self.signatures.inc()
+            elif item.reason is not None:
+                self.rejected.labels(item.reason).inc()
 
     def finalized(self, grades: dict[str, int]) -> None:
         for grade, n in grades.items():

@@ -29,7 +29,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eth_abi import encode
 from eth_account.signers.local import LocalAccount
@@ -39,10 +39,13 @@ from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, select
 from carbonix.exceptions import CarbonixLookupError, CarbonixValueError, ContractRevertError
 from carbonix.ledger import EmissionBatchInput, Ledger
 from carbonix.merkle import StandardMerkleTree
+from carbonix.readings import GRADES
 from oracle import store
 
+if TYPE_CHECKING:  # oracle.cosign imports this module
+    from oracle.cosign import Cosigner
+
 LEAF_TYPES = ("address", "uint64", "uint64", "bytes32", "uint64", "uint8", "uint8")
-GRADES = "ABCDEF"
 THAI_OFFSET = 7 * 3600
 PERIODS = {"hour": 3600, "day": 86400}
 ZERO_KEY = "0x" + "00" * 32
@@ -111,7 +114,8 @@ def seal_batches(
                 d.project_key,
             )
             .join(store.devices, d.device == r.device)
-            .where(r.batch_id.is_(None))
+            # a reading at or after closed_before lies in a period that has not closed
+            .where(and_(r.batch_id.is_(None), r.timestamp < closed_before))
             .order_by(r.device, r.sequence)
         ).all()
         groups: dict[tuple[str, str, str, int], list[Any]] = defaultdict(list)
@@ -208,41 +212,63 @@ class CommitOutcome:
     error: str | None = None
 
 
+class ProjectIds:
+    """Project ids by project key (the registry maps keys back to ids), asked once per key."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self._ids: dict[str, str | None] = {}
+
+    def of(self, key: str) -> str | None:
+        if key not in self._ids:
+            self._ids[key] = None if key == ZERO_KEY else self.ledger.project_id_of(bytes.fromhex(key[2:]))
+        return self._ids[key]
+
+
 def commit_pending(
     engine: Engine,
     ledger: Ledger,
     reporter: LocalAccount,
     limit: int = 50,
     before_send: Callable[[str], None] | None = None,
+    cosigner: Cosigner | None = None,
 ) -> list[CommitOutcome]:
-    """Commits pending batches, oldest first; a batch already on-chain is only marked committed."""
+    """Commits pending batches, oldest first; a batch already on-chain is only marked committed.
+
+    Under a quorum m of 2 or more a batch is sent only with m operator signatures from
+    ``cosigner`` (oracle.cosign); without one it waits, and once any operator commits it the
+    on-chain check marks it committed here too.
+    """
     b = store.batches.c
     with engine.connect() as conn:
         pending = conn.execute(
             select(store.batches).where(b.status == "pending").order_by(b.sealed_at, b.batch_id).limit(limit)
         ).all()
     outcomes = []
-    project_ids: dict[str, str | None] = {}
-    alone = not pending or ledger.quorum() <= 1
+    project_ids = cosigner.project_ids if cosigner is not None else ProjectIds(ledger)
+    m = ledger.quorum() if pending else 1
     for row in pending:
         batch_id = bytes.fromhex(row.batch_id[2:])
-        if ledger.datalog.functions.readingsRoot(batch_id).call() != b"\0" * 32:
+        if _on_chain(ledger, batch_id):
             outcome = CommitOutcome(row.batch_id, "already", _commit_tx(ledger, batch_id), None)
-        elif not alone:
-            # m >= 2: the batch waits for operator signatures (commitBatchSigned, carbonix.quorum);
-            # once any operator commits it, the check above marks it committed here too
-            continue
         else:
-            if row.project_key not in project_ids:
-                project_ids[row.project_key] = (
-                    None if row.project_key == ZERO_KEY else ledger.project_id_of(bytes.fromhex(row.project_key[2:]))
-                )
+            signatures: list[bytes] = []
+            if m > 1:
+                found = cosigner.signatures_for(row, m) if cosigner is not None else None
+                if found is None:
+                    continue
+                signatures = found
             if before_send:
                 before_send(row.batch_id)
             try:
-                receipt = ledger.commit_emission_batch(reporter, batch_input(row, project_ids[row.project_key]))
+                receipt = ledger.commit_emission_batch(
+                    reporter, batch_input(row, project_ids.of(row.project_key)), signatures
+                )
             except (ContractRevertError, CarbonixValueError) as exc:
-                outcome = CommitOutcome(row.batch_id, "failed", None, None, str(exc))
+                if _on_chain(ledger, batch_id):  # another operator's commit landed first
+                    outcome = CommitOutcome(row.batch_id, "already", _commit_tx(ledger, batch_id), None)
+                else:
+                    outcome = CommitOutcome(row.batch_id, "failed", None, None, str(exc))
             else:
                 outcome = CommitOutcome(
                     row.batch_id, "committed", receipt["transactionHash"].to_0x_hex(), receipt["gasUsed"]
@@ -250,6 +276,10 @@ def commit_pending(
         _record(engine, row.batch_id, outcome)
         outcomes.append(outcome)
     return outcomes
+
+
+def _on_chain(ledger: Ledger, batch_id: bytes) -> bool:
+    return bool(ledger.datalog.functions.readingsRoot(batch_id).call() != b"\0" * 32)
 
 
 def _commit_tx(ledger: Ledger, batch_id: bytes) -> str | None:

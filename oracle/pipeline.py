@@ -176,7 +176,7 @@ class Pipeline:
                     if outcome is not None:
                         reason, detail, device = outcome
                         result.add_rejection(reason)
-                        pending.rejections.append(_rejection_row(item, reason, detail, device))
+                        pending.rejections.append(rejection_row(item, reason, detail, device))
                 pending.write(conn)
                 self._save_states(conn)
         except Exception:
@@ -427,7 +427,7 @@ def measurement_values(measurements_json: str) -> dict[str, float]:
     return {q: v / 10**dec for q, _unit, v, dec in json.loads(measurements_json)}
 
 
-def _rejection_row(item: Incoming, reason: str, detail: str, device: str | None) -> dict[str, Any]:
+def rejection_row(item: Incoming, reason: str, detail: str, device: str | None) -> dict[str, Any]:
     return {
         "received_at": item.received_at_ms,
         "topic": item.topic[:255],

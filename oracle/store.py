@@ -5,6 +5,7 @@ raw emission data) with its readings; each reading carries its 0-100 score, A-F 
 factor scores and the reasons. Every refused message is kept too, with the reason it was refused.
 The outbox (``oracle_batches``) holds each batch from the moment it is sealed until its commit is
 mined, so a restart after a crash at any point neither loses a reading nor commits a batch twice.
+Under an operator quorum, ``oracle_batch_signatures`` keeps the operators' signatures of each batch.
 
 One schema serves SQLite (the embedded default, a file in the state folder) and PostgreSQL
 (``ORACLE_DATABASE_URL``, e.g. ``postgresql+psycopg://postgres@127.0.0.1:5432/test``).
@@ -147,6 +148,21 @@ batches = Table(
     UniqueConstraint("participant", "project_key", "flow", "period_start", "part", name="uq_oracle_batches_part"),
 )
 Index("ix_oracle_batches_status", batches.c.status)
+
+# Operator signatures of batch digests under an m-of-n quorum (oracle.cosign): this operator's own
+# (``own``; ``published`` once the broker has it) and every other operator's that verified. A
+# signature over a digest other than this operator's own is kept as evidence and never counted.
+batch_signatures = Table(
+    "oracle_batch_signatures",
+    metadata,
+    Column("batch_id", String(66), primary_key=True),
+    Column("operator", String(42), primary_key=True),
+    Column("digest", String(66), primary_key=True),
+    Column("signature", String(132), nullable=False),  # 0x + r || s || v
+    Column("own", Boolean, nullable=False),
+    Column("published", Boolean, nullable=False),
+    Column("received_at", BigInteger, nullable=False),  # unix milliseconds
+)
 
 MAX_KEPT_PAYLOAD = 16_384
 

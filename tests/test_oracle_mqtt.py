@@ -13,7 +13,8 @@ from collections.abc import Iterator
 import paho.mqtt.client as mqtt
 import pytest
 from eth_account import Account
-from sqlalchemy import func, select
+from eth_utils import keccak
+from sqlalchemy import and_, func, select
 
 from carbonix.config import Settings
 from carbonix.context import account, open_sensors
@@ -152,7 +153,11 @@ def test_the_daemon_refuses_every_bad_message_keeps_running_and_commits_provable
 
         def settled() -> bool:
             with engine.connect() as conn:
-                rejected = dict(conn.execute(select(j.reason, func.count()).group_by(j.reason)).all())
+                rejected = dict(
+                    conn.execute(
+                        select(j.reason, func.count()).where(j.topic.like("carbonix/sensors/%")).group_by(j.reason)
+                    ).all()
+                )
                 stored = conn.execute(select(func.count()).select_from(store.readings)).scalar_one()
             return rejected == expected and stored == 5
 
@@ -311,3 +316,164 @@ def _batches(engine) -> list[tuple]:  # type: ignore[no-untyped-def]
                b.reading_count, b.readings_root, b.kg_co2e, b.quality_score, b.grade_counts)  # fmt: skip
     with engine.connect() as conn:
         return [tuple(row) for row in conn.execute(select(*columns).order_by(b.batch_id)).all()]
+
+
+def test_two_of_three_operators_commit_with_one_down_and_one_signing_another_digest(
+    sensors: Sensors, chains: Settings, postgres_url: str, tmp_path
+) -> None:
+    """Quorum 2 of operators A, B, C. A runs; B is down; C signs another digest of the batch (a
+    kg CO2e it made up): nothing is committed. Bad signature messages are refused by reason. B comes
+    back, catches up from its persistent session, seals the same batch, and A and B commit it with
+    their two signatures; C's signature is kept as evidence and never counted."""
+    from dataclasses import replace
+
+    from carbonix import quorum
+    from oracle import cosign
+    from oracle.daemon import HOUSEKEEPING_SECONDS
+    from oracle.outbox import batch_input
+
+    ledger = sensors.ledger
+    w3 = ledger.w3
+    snapshot = w3.provider.make_request("evm_snapshot", [])["result"]
+    admin, owner, verifier = (account(n, settings=chains) for n in ("admin", "6", "verifier"))
+    op_a, op_b = account("oracle", settings=chains), account("14", settings=chains)
+    op_c, stranger = Account.from_key(keccak(text="cosign operator C")), Account.create()
+    role = ledger.datalog.functions.REPORTER_ROLE().call()
+    for op in (op_b, op_c):
+        ledger.tx.transact(admin, ledger.datalog.functions.grantRole(role, op.address))
+    ledger.set_quorum(admin, 2)
+    device_key = Account.create().key
+    device = Account.from_key(device_key).address
+    sensors.register(owner, device, "pm25", PROJECT, 17.1650, 104.1550, "quorum test PM2.5")
+    sensors.approve(verifier, device, "PCD calibration 2026/131", int(time.time()) + 86400 * 30)
+    domain = Domain(w3.eth.chain_id, ledger.datalog.address)
+    tag = uuid.uuid4().hex[:8]
+
+    def daemon_for(op, engine) -> OracleDaemon:  # type: ignore[no-untyped-def]
+        config = DaemonConfig(
+            client_id=f"carbonix-quorum-{tag}-{op.address[2:8]}",
+            settle_seconds=0.5, lateness_seconds=0, max_hold_seconds=0, takeover_seconds=3,
+        )  # fmt: skip
+        return OracleDaemon(Pipeline(engine, ChainDirectory(sensors), domain), parse_url(mqtt_url()), config,
+                            Committer(ledger, op))  # fmt: skip
+
+    running: list[tuple[threading.Event, threading.Thread]] = []
+
+    def start(daemon: OracleDaemon) -> threading.Event:
+        stop = threading.Event()
+        thread = threading.Thread(target=daemon.run, args=(stop,), daemon=True)
+        thread.start()
+        running.append((stop, thread))
+        wait_for(daemon._connected.is_set)
+        return stop
+
+    engine_a = store.open_engine(postgres_url)
+    engine_b = store.open_engine(f"sqlite:///{tmp_path}/operator-b.db")
+    daemon_a, daemon_b = daemon_for(op_a, engine_a), daemon_for(op_b, engine_b)
+    publisher = Publisher()
+    topics: list[str] = []
+    try:
+        # B's first start creates its persistent session; then B goes down
+        start(daemon_b).set()
+        running[-1][1].join(15)
+        start(daemon_a)
+        publisher.send(sensor_topic(device), sign_message(device_key, [pm(1, 0), pm(2, 1), pm(3, 2)], domain))
+        s = store.batch_signatures.c
+        wait_for(lambda: _count(engine_a, store.batch_signatures, and_(s.own.is_(True), s.published.is_(True))) == 1)
+        with engine_a.connect() as conn:
+            row = conn.execute(select(store.batches)).one()
+        batch_id = bytes.fromhex(row.batch_id[2:])
+        batch = batch_input(row, PROJECT)
+        topics = [cosign.signature_topic(row.batch_id, op.address) for op in (op_a, op_b, op_c)]
+
+        # C signs the same batch with a made-up kg CO2e
+        forged = replace(batch, kg_co2e=batch.kg_co2e + 1_000)
+        forged_sig = quorum.sign_batch(op_c.key, forged, domain.chain_id, domain.verifying_contract)
+        forged_digest = ledger.batch_digest(forged)
+        c_message = cosign.BatchSignature(
+            row.batch_id, op_c.address, "0x" + forged_digest.hex(), "0x" + forged_sig.hex()
+        )
+        good_b = quorum.sign_batch(op_b.key, batch, domain.chain_id, domain.verifying_contract)
+        digest = "0x" + ledger.batch_digest(batch).hex()
+
+        def message(op: str, sig: bytes, dig: str = digest, batch_hex: str = row.batch_id) -> dict:
+            return {"batchId": batch_hex, "operator": op, "digest": dig, "signature": "0x" + sig.hex()}
+
+        other_batch = "0x" + "ab" * 32
+        stranger_sig = quorum.sign_batch(stranger.key, batch, domain.chain_id, domain.verifying_contract)
+        bad = [  # (topic, payload, reason): none of them is retained
+            (cosign.signature_topic(other_batch, op_b.address), b"{not json", "not_json"),
+            (cosign.signature_topic(other_batch, op_b.address), {"batchId": other_batch}, "missing_field"),
+            (
+                cosign.signature_topic(other_batch, op_b.address),
+                message(op_b.address, good_b[:64], batch_hex=other_batch),
+                "bad_field",
+            ),  # fmt: skip
+            (cosign.signature_topic(other_batch, op_b.address), message(op_b.address, good_b), "wrong_topic"),
+            (topics[1], message(op_b.address, forged_sig), "bad_signature"),  # C's signature claimed as B's
+            (
+                cosign.signature_topic(row.batch_id, stranger.address),
+                message(stranger.address, stranger_sig),
+                "not_operator",
+            ),  # fmt: skip
+            (topics[1], b"{" + b" " * cosign.MAX_SIGNATURE_MESSAGE_BYTES + b"}", "oversized"),
+        ]
+        for topic, payload, _ in bad:
+            publisher.send(topic, payload)
+        publisher.client.publish(c_message.topic, c_message.payload(), qos=1, retain=True).wait_for_publish(10)
+        j = store.rejections.c
+        expected = {reason: 1 for _, _, reason in bad}
+
+        def refused() -> dict[str, int]:
+            with engine_a.connect() as conn:
+                return dict(
+                    conn.execute(
+                        select(j.reason, func.count()).where(j.topic.like("carbonix/oracle/%")).group_by(j.reason)
+                    ).all()
+                )
+
+        wait_for(
+            lambda: refused() == expected and _count(engine_a, store.batch_signatures, s.operator == op_c.address) == 1
+        )
+        # A's own signature and C's other digest make no quorum: nothing is committed
+        time.sleep(HOUSEKEEPING_SECONDS + 1)
+        assert daemon_a.cosigner is not None and daemon_a.cosigner.signatures_for(row, 2) is None
+        assert ledger.datalog.functions.readingsRoot(batch_id).call() == b"\0" * 32
+        assert _count(engine_a, store.batches, store.batches.c.status == "pending") == 1
+
+        # B comes back: it catches up, seals the same batch, signs, and the two commit it
+        start(daemon_b)
+        b = store.batches.c
+        for engine in (engine_a, engine_b):
+            wait_for(lambda e=engine: _count(e, store.batches, b.status == "committed") == 1, timeout=90)
+        assert _batches(engine_b) == _batches(engine_a)
+        events = ledger.datalog.events.EmissionBatchCommitted.get_logs(
+            from_block=ledger.from_block, argument_filters={"batchId": batch_id}
+        )
+        assert len(events) == 1, "committed once"
+        assert ledger.datalog.functions.readingsRoot(batch_id).call().hex() == row.readings_root[2:]
+        tx = w3.eth.get_transaction(events[0]["transactionHash"])
+        fn, args = ledger.datalog.decode_function_input(tx["input"])
+        assert fn.fn_name == "commitBatchSigned"
+        packed = args["signatures"]
+        signers = [
+            quorum.recover_signer(bytes.fromhex(digest[2:]), packed[i : i + 65]) for i in range(0, len(packed), 65)
+        ]
+        assert signers == sorted([op_a.address, op_b.address], key=lambda a: int(a, 16))
+        with engine_a.connect() as conn:
+            kept = conn.execute(select(store.batch_signatures).where(s.operator == op_c.address)).one()
+        assert (kept.digest, kept.own) == ("0x" + forged_digest.hex(), False)
+        for engine in (engine_a, engine_b):
+            with engine.connect() as conn:
+                status = conn.execute(select(b.status, b.tx_hash)).one()
+            assert status == ("committed", events[0]["transactionHash"].to_0x_hex())
+    finally:
+        for stop, thread in running:
+            stop.set()
+            thread.join(15)
+        for topic in topics:  # clear the retained signatures
+            publisher.client.publish(topic, b"", qos=1, retain=True).wait_for_publish(10)
+        publisher.close()
+        engine_a.dispose()
+        engine_b.dispose()
+        w3.provider.make_request("evm_revert", [snapshot])

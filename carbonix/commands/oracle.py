@@ -56,7 +56,7 @@ def run(
     database: str = DATABASE,
     broker_url: str = typer.Option(None, "--mqtt-url", help="Broker (default MQTT_URL or mqtt://127.0.0.1:1883)."),
     embedded: bool = typer.Option(False, "--embedded-broker", help="Start an in-process broker if none answers."),
-    sender: str = typer.Option("oracle", "--as", help="Reporter account that commits batches."),
+    sender: str = typer.Option("oracle", "--as", help="Operator account that signs and commits batches."),
     period: str = typer.Option("day", "--period", help="Batch period: hour or day (Thai time)."),
     min_grade: str = typer.Option("C", "--min-grade", help="Worst grade whose CO2e counts in a batch."),
     lateness: int = typer.Option(900, "--lateness", help="Seconds an hour stays open for late readings."),
@@ -65,6 +65,9 @@ def run(
     no_commit: bool = typer.Option(False, "--no-commit", help="Grade and seal, but commit nothing."),
     exit_when_idle: float = typer.Option(None, "--exit-when-idle", help="Stop after this many idle seconds."),
     client_id: str = typer.Option(None, "--client-id", help="MQTT client id (default: per reporter)."),
+    takeover: float = typer.Option(
+        60.0, "--takeover", help="Quorum >= 2: seconds before a signer other than the first sends a batch."
+    ),
 ) -> None:
     """Subscribe to sensor readings, verify, grade and store them, commit batches to the data log."""
     if period not in PERIODS:
@@ -90,6 +93,7 @@ def run(
         settle_seconds=settle,
         lateness_seconds=lateness,
         commit=not no_commit,
+        takeover_seconds=takeover,
     )
     daemon = OracleDaemon(pipeline, address, config, Committer(sensors.ledger, reporter), metrics)
     if metrics_port:
