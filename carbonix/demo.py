@@ -389,10 +389,10 @@ class Scenario:
         where = "an in-process broker (no MQTT broker answered at MQTT_URL)" if embedded else "the MQTT broker"
         self.say(f"The oracle daemon subscribes to every sensor's topic on {where} at {broker}")
         log = self.work / "oracle.log"
-        console.print(f"[dim]$ carbonix oracle run --mqtt-url {broker} --exit-when-idle 6  (log: {log})[/]")
+        console.print(f"[dim]$ carbonix oracle run --mqtt-url {broker}  (log: {log})[/]")
         daemon = subprocess.Popen(
             [str(CARBONIX), "oracle", "run", "--mqtt-url", broker, "--metrics-port", "0", "--lateness", "0",
-             "--settle", "1", "--exit-when-idle", "6", "--client-id", f"carbonix-demo-{os.getpid()}"],
+             "--settle", "1", "--client-id", f"carbonix-demo-{os.getpid()}"],
             stdout=log.open("w"), stderr=subprocess.STDOUT, env=os.environ.copy(),
         )  # fmt: skip
         deadline = time.monotonic() + 90
@@ -416,15 +416,9 @@ class Scenario:
         self.say("Forged, replayed and malformed messages are refused, each with its reason")
         self._send_bad_messages(broker, ledger)
         self.say("The daemon grades every reading A-F, seals each day into a Merkle batch and commits it")
-        try:
-            code = daemon.wait(300)
-        except subprocess.TimeoutExpired as exc:
-            daemon.kill()
-            raise DemoFailure(f"the oracle daemon did not finish:\n{log.read_text()}") from exc
-        if code != 0:
-            raise DemoFailure(f"the oracle daemon failed:\n{log.read_text()}")
-        status = json.loads(self.run("oracle", "status"))
         published = [self._window(*w) for w in windows]
+        self._wait_for_oracle(daemon, log, sum(n for n, _ in published))
+        status = json.loads(self.run("oracle", "status"))
         self.expect("readings stored", sum(status["readings_by_grade"].values()), sum(n for n, _ in published))
         self.expect("readings still provisional", status["provisional"], 0)
         self.expect("messages refused", status["rejected"], {"bad_signature": 1, "replay": 1, "not_json": 1})
@@ -435,6 +429,40 @@ class Scenario:
         proof = json.loads(self.run("oracle", "prove", "1", "--json"))
         self.expect("reading 1 verified on-chain", proof["verified_on_chain"], True)
         console.print(f"  [dim]check it with only the chain:[/] {proof['check_with']}")
+
+    def _wait_for_oracle(self, daemon: subprocess.Popen[bytes], log: Path, expected: int) -> None:
+        """Waits until the daemon stored ``expected`` readings, graded them all and committed every
+        batch (or 300 s), then stops it with SIGTERM."""
+        from sqlalchemy import func, select
+
+        from carbonix.commands.oracle import database_url
+        from oracle import store
+
+        engine = store.open_engine(database_url(None))
+        r, b = store.readings.c, store.batches.c
+        deadline = time.monotonic() + 300
+        try:
+            while time.monotonic() < deadline and daemon.poll() is None:
+                with engine.connect() as conn:
+                    stored = conn.execute(select(func.count()).select_from(store.readings)).scalar_one()
+                    provisional = conn.execute(select(func.count()).where(r.provisional.is_(True))).scalar_one()
+                    unsealed = conn.execute(select(func.count()).where(r.batch_id.is_(None))).scalar_one()
+                    pending = conn.execute(select(func.count()).where(b.status == "pending")).scalar_one()
+                if stored >= expected and provisional == 0 and unsealed == 0 and pending == 0:
+                    break
+                time.sleep(0.5)
+        finally:
+            engine.dispose()
+        if daemon.poll() is not None:
+            raise DemoFailure(f"the oracle daemon stopped:\n{log.read_text()}")
+        daemon.terminate()
+        try:
+            code = daemon.wait(30)
+        except subprocess.TimeoutExpired as exc:
+            daemon.kill()
+            raise DemoFailure(f"the oracle daemon did not stop:\n{log.read_text()}") from exc
+        if code != 0:
+            raise DemoFailure(f"the oracle daemon failed:\n{log.read_text()}")
 
     def _window(self, path: Path, fmt: str, since: str, until: str) -> tuple[int, int]:
         """Readings the simulator publishes for a window (stations with a location), and how many
