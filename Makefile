@@ -78,8 +78,8 @@ test: setup
 	$(MAKE) demo-check
 
 lint: setup
-	$(VENV)/ruff check carbonix oracle scripts tests bench
-	$(VENV)/ruff format --check carbonix oracle scripts tests bench
+	$(VENV)/ruff check carbonix oracle indexer scripts tests bench
+	$(VENV)/ruff format --check carbonix oracle indexer scripts tests bench
 
 # The narrated scenario on fresh chains in .state/demo; the chains keep running afterwards.
 demo: setup

@@ -11,6 +11,7 @@ from carbonix.commands import (
     datalog,
     demo,
     deploy,
+    indexer,
     market,
     oracle,
     participants,
@@ -40,6 +41,7 @@ app.add_typer(caps.app, name="caps")
 app.add_typer(settle.app, name="settle")
 app.add_typer(sensors.app, name="sensors")
 app.add_typer(oracle.app, name="oracle")
+app.add_typer(indexer.app, name="indexer")
 app.command("demo")(demo.demo)
 
 if __name__ == "__main__":
