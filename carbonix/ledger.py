@@ -354,32 +354,41 @@ class Ledger:
         return self.certificate(receipt["transactionHash"])
 
     def certificate(self, tx_hash: str | bytes) -> Certificate:
-        """Rebuilds the retirement certificate of a transaction from its receipt alone (plus the
-        batch's immutable issuance data), without any indexer."""
+        """The certificate of a transaction's first retirement (see ``certificates``)."""
+        return self.certificates(tx_hash)[0]
+
+    def certificates(self, tx_hash: str | bytes) -> list[Certificate]:
+        """Rebuilds the retirement certificates of a transaction, one per CreditsRetired event in log
+        order, from its receipt alone (plus each batch's immutable issuance data), without any indexer."""
         receipt = self.w3.eth.get_transaction_receipt(tx_hash)
         events = self.credits.events.CreditsRetired().process_receipt(receipt, errors=DISCARD)
         if not events:
-            raise CarbonixLookupError(f"transaction {Web3.to_hex(tx_hash)} retired no credits")
-        a = events[0]["args"]
-        issued = self._issuance(a["batchId"])
+            raise CarbonixLookupError(f"transaction {Web3.to_hex(receipt['transactionHash'])} retired no credits")
         block = self.w3.eth.get_block(receipt["blockNumber"])
-        return Certificate(
-            tx_hash=Web3.to_hex(receipt["transactionHash"]),
-            block_number=receipt["blockNumber"],
-            timestamp=int(block["timestamp"]),
-            batch_id=a["batchId"],
-            holder=a["holder"],
-            beneficiary=a["beneficiary"],
-            purpose=enums.name("RetirementPurpose", a["purpose"]),
-            claim_start=a["claimStart"],
-            claim_end=a["claimEnd"],
-            serial_prefix=issued["serialPrefix"],
-            serial_first=a["serialFirst"],
-            serial_last=a["serialLast"],
-            project_id=self.project_id_of(issued["projectKey"]),
-            vintage=issued["vintage"],
-            credit_type=enums.name("CreditType", issued["creditType"]),
-        )
+        certificates = []
+        for event in events:
+            a = event["args"]
+            issued = self._issuance(a["batchId"])
+            certificates.append(
+                Certificate(
+                    tx_hash=Web3.to_hex(receipt["transactionHash"]),
+                    block_number=receipt["blockNumber"],
+                    timestamp=int(block["timestamp"]),
+                    batch_id=a["batchId"],
+                    holder=a["holder"],
+                    beneficiary=a["beneficiary"],
+                    purpose=enums.name("RetirementPurpose", a["purpose"]),
+                    claim_start=a["claimStart"],
+                    claim_end=a["claimEnd"],
+                    serial_prefix=issued["serialPrefix"],
+                    serial_first=a["serialFirst"],
+                    serial_last=a["serialLast"],
+                    project_id=self.project_id_of(issued["projectKey"]),
+                    vintage=issued["vintage"],
+                    credit_type=enums.name("CreditType", issued["creditType"]),
+                )
+            )
+        return certificates
 
     def _issuance(self, batch_id: int) -> Any:
         logs = self.credits.events.BatchIssued.get_logs(
