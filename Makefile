@@ -15,6 +15,8 @@ UV_STAMP := $(TOOLS)/.uv-$(UV_VERSION)
 NPM_STAMP := node_modules/.package-lock.json
 VENV_STAMP := .venv/.carbonix-synced
 SOLC_SHIM := $(TOOLS)/solcx/solc-v$(SOLC_VERSION)
+# Retirement certificates name Thai beneficiaries: a TrueType font with Thai glyphs, from Debian.
+THAI_FONT := /usr/share/fonts/truetype/tlwg/Garuda.ttf
 
 # ape-solidity (py-solc-x) finds the npm solc through the shim; ape keeps its data in .state.
 export SOLCX_BINARY_PATH := $(CURDIR)/$(TOOLS)/solcx
@@ -31,7 +33,7 @@ help:
 	@echo "make deploy      deploy to the local chains (carbonix deploy)"
 	@echo "make test | lint | demo | bench | demo-check"
 
-setup: $(NPM_STAMP) $(VENV_STAMP) $(SOLC_SHIM)
+setup: $(NPM_STAMP) $(VENV_STAMP) $(SOLC_SHIM) $(THAI_FONT)
 	@echo "setup: ok"
 
 # A missing lockfile is created once; afterwards `npm ci` installs exactly what it pins.
@@ -50,6 +52,12 @@ $(UV_STAMP):
 $(VENV_STAMP): pyproject.toml uv.lock $(UV_STAMP)
 	$(UV) sync --locked
 	@touch $@
+
+$(THAI_FONT):
+	@if [ "$$(id -u)" = 0 ]; then apt-get install -y -qq --no-install-recommends fonts-tlwg-garuda-ttf >/dev/null \
+		|| (apt-get update -qq && apt-get install -y -qq --no-install-recommends fonts-tlwg-garuda-ttf >/dev/null); \
+	elif command -v sudo >/dev/null; then sudo apt-get install -y -qq --no-install-recommends fonts-tlwg-garuda-ttf; \
+	else echo "warning: no Thai font; certificates cannot draw Thai names (apt install fonts-tlwg-garuda-ttf)"; fi
 
 # Order-only: make sees the symlink with the mtime of the shim it points to.
 $(SOLC_SHIM): | $(NPM_STAMP)
@@ -96,6 +104,7 @@ demo-check: setup
 bench: setup
 	$(VENV)/python bench/gas.py
 	$(VENV)/python bench/oracle_figures.py
+	$(VENV)/python bench/indexer_figures.py
 	FOUNDRY_PROFILE=bench $(FORGE) test
 
 clean:
