@@ -8,8 +8,9 @@ ABI stops the indexer, because it means the manifest and the chain disagree.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from eth_abi import decode
@@ -41,7 +42,7 @@ class RawLog:
             block_hash=log["blockHash"],
             log_index=int(log["logIndex"], 16),
             tx_hash=log["transactionHash"],
-            address=to_checksum_address(log["address"]),
+            address=checksum(log["address"]),
             topics=tuple(log["topics"]),
             data=bytes.fromhex(log["data"][2:]),
             block_time=int(stamp, 16) if stamp else None,
@@ -71,27 +72,84 @@ class _EventDecoder:
     data_names: tuple[str, ...]
     data_types: tuple[str, ...]
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_topic_words", [_word_decoder(kind) for _, kind in self.indexed])
+        object.__setattr__(self, "_data", _data_decoder(self.data_types))
+
     def decode(self, log: RawLog) -> Event:
         if len(log.topics) != 1 + len(self.indexed):
             raise DecodeError(f"{self.contract}.{self.name}: {len(log.topics) - 1} indexed topics in log {log.tx_hash}")
         args: dict[str, Any] = {}
         try:
-            for (name, kind), topic in zip(self.indexed, log.topics[1:], strict=True):
-                args[name] = _normal(kind, decode([kind], bytes.fromhex(topic[2:]))[0])
-            values = decode(list(self.data_types), log.data)
-        except Exception as exc:  # eth_abi raises several kinds of decoding errors
+            words = self._topic_words  # type: ignore[attr-defined]
+            for (name, _kind), word, topic in zip(self.indexed, words, log.topics[1:], strict=True):
+                raw = bytes.fromhex(topic[2:])
+                # an indexed string or array is only its hash: kept as the hash
+                args[name] = word(raw) if word is not None else "0x" + raw.hex()
+            values = self._data(log.data)  # type: ignore[attr-defined]
+        except Exception as exc:  # malformed data, whichever decoder found it
             raise DecodeError(f"{self.contract}.{self.name} in {log.tx_hash}: {exc}") from exc
-        for name, kind, value in zip(self.data_names, self.data_types, values, strict=True):
-            args[name] = _normal(kind, value)
+        for name, value in zip(self.data_names, values, strict=True):
+            args[name] = value
         return Event(self.contract, self.name, args, log)
 
 
 def _normal(kind: str, value: Any) -> Any:
     if kind == "address":
-        return to_checksum_address(value)
+        return checksum(value)
     if kind.startswith("bytes") and isinstance(value, bytes):
         return "0x" + value.hex()
     return value
+
+
+@lru_cache(maxsize=65_536)
+def checksum(address: str) -> str:
+    """EIP-55 checksum (a keccak each); the same few addresses recur in every range."""
+    return str(to_checksum_address(address))
+
+
+# Fast word decoders for the static types events use; eth_abi for the rest.
+def _word_decoder(kind: str) -> Callable[[bytes], Any] | None:
+    if kind == "address":
+        return lambda w: checksum("0x" + w[12:].hex())
+    if kind == "bool":
+        return lambda w: w[31] == 1
+    if kind.startswith("uint") and kind[4:].isdigit():
+        return lambda w: int.from_bytes(w, "big")
+    if kind.startswith("int") and kind[3:].isdigit():
+        return lambda w: int.from_bytes(w, "big", signed=True)
+    if kind.startswith("bytes") and kind[5:].isdigit():
+        size = int(kind[5:])
+        return lambda w: "0x" + w[:size].hex()
+    return None
+
+
+def _data_decoder(types: tuple[str, ...]) -> Callable[[bytes], list[Any]]:
+    """Decodes event data of static words and strings/bytes by hand (eth_abi validates every
+    value at several times the cost), falling back to eth_abi for arrays and tuples."""
+    words = [_word_decoder(t) for t in types]
+    dynamic = [t in ("string", "bytes") for t in types]
+    if not all(w is not None or d for w, d in zip(words, dynamic, strict=True)):
+        return lambda data: [_normal(t, v) for t, v in zip(types, decode(list(types), data), strict=True)]
+
+    def run(data: bytes) -> list[Any]:
+        if len(data) < 32 * len(types):
+            raise ValueError(f"{len(data)} bytes of data for {len(types)} words")
+        out: list[Any] = []
+        for i, word in enumerate(words):
+            head = data[32 * i : 32 * i + 32]
+            if word is not None:
+                out.append(word(head))
+                continue
+            offset = int.from_bytes(head, "big")
+            length = int.from_bytes(data[offset : offset + 32], "big")
+            raw = data[offset + 32 : offset + 32 + length]
+            if len(raw) != length:
+                raise ValueError("dynamic value runs past the data")
+            out.append(raw.decode("utf-8", "replace") if types[i] == "string" else "0x" + raw.hex())
+        return out
+
+    return run
 
 
 class Decoder:

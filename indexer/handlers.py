@@ -44,6 +44,9 @@ class Writer:
         self.journal_from = journal_from  # blocks at or above may still be reorged
         self.rows: dict[Table, list[dict[str, Any]]] = defaultdict(list)
         self.journal: list[dict[str, Any]] = []
+        # new state rows of final blocks, inserted in bulk before anything reads their table
+        self.new_state: dict[Table, list[dict[str, Any]]] = defaultdict(list)
+        self.tick_sizes: dict[int, int] = {}
 
     # event rows ------------------------------------------------------------------------------
     def event_row(self, model: type[m.Base], ev: Event, **values: Any) -> None:
@@ -60,6 +63,8 @@ class Writer:
         )
 
     def flush(self) -> None:
+        for table in list(self.new_state):
+            self._flush_state(table)
         if self.journal:
             self.conn.execute(insert(m.Journal.__table__), self.journal)
             self.journal = []
@@ -86,9 +91,21 @@ class Writer:
             }
         )
 
+    def _flush_state(self, table: Table) -> None:
+        rows = self.new_state.pop(table, None)
+        if rows:
+            self.conn.execute(insert(table), rows)
+
     def put(self, model: type[m.Base], key: dict[str, Any], values: dict[str, Any], block: int) -> None:
-        """Inserts a state row (or replaces one with the same key)."""
+        """Inserts the state row a creating event implies (registered, issued, listed, placed).
+
+        Such an event comes once per key, so in a final block the row is queued for a bulk insert;
+        in a block that may be reorged, a row already there is replaced and journaled."""
         table: Table = model.__table__  # type: ignore[assignment]
+        if block < self.journal_from:
+            self.new_state[table].append({**key, **values})
+            return
+        self._flush_state(table)
         self._remember(table, key, block)
         self.conn.execute(delete(table).where(self._where(table, key)))
         self.conn.execute(insert(table), {**key, **values})
@@ -96,11 +113,13 @@ class Writer:
     def change(self, model: type[m.Base], key: dict[str, Any], values: dict[str, Any], block: int) -> bool:
         """Updates a state row; False if there is none."""
         table: Table = model.__table__  # type: ignore[assignment]
+        self._flush_state(table)
         self._remember(table, key, block)
         return bool(self.conn.execute(update(table).where(self._where(table, key)).values(**values)).rowcount)
 
     def get(self, model: type[m.Base], key: dict[str, Any]) -> Any:
         table: Table = model.__table__  # type: ignore[assignment]
+        self._flush_state(table)
         return self.conn.execute(select(table).where(self._where(table, key))).first()
 
 
@@ -356,8 +375,10 @@ def _market_rules(w: Writer, ev: Event) -> None:
 def _order_placed(w: Writer, ev: Event) -> None:
     a = ev.args
     fields = order_fields(a["orderId"])
-    market = w.get(m.Market, {"market": a["market"]})
-    tick_size = market.tick_size if market is not None else 0
+    tick_size = w.tick_sizes.get(a["market"])
+    if tick_size is None:  # a market's tick size never changes
+        market = w.get(m.Market, {"market": a["market"]})
+        tick_size = w.tick_sizes[a["market"]] = market.tick_size if market is not None else 0
     w.put(
         m.Order,
         {"order_id": u256(a["orderId"])},

@@ -171,3 +171,32 @@ def test_kill_9_during_backfill_loses_nothing(
     assert kills == 20, f"the backfill finished after {kills} kills: too little to index"
     assert dump(engine) == fresh(tmp_path, deployment)
     engine.dispose()
+
+
+def test_the_fast_decoder_agrees_with_web3(workload: Workload, deployment: Deployment) -> None:
+    """Every log of the deployment decoded by the indexer's hand decoder equals web3.py's decoding."""
+    from web3._utils.events import get_event_data
+
+    from indexer.decode import Decoder, checksum
+    from indexer.source import ChainSource
+
+    contracts = {name: (deployment.address(name), deployment.abi(name)) for name in deployment.names}
+    decoder = Decoder(contracts)
+    source = ChainSource(deployment.w3)
+    logs = source.logs(decoder.addresses, deployment.from_block, source.head())
+    events, _ = decoder.decode(logs)
+    assert len(events) > 150
+    names = {e.name for e in events}
+    assert {"BatchIssued", "Transfer", "CreditsRetired", "OrderPlaced", "Traded", "EmissionBatchCommitted"} <= names
+    raw = {(lg["blockNumber"], lg["logIndex"]): lg for lg in deployment.w3.eth.get_logs(
+        {"address": decoder.addresses, "fromBlock": deployment.from_block, "toBlock": "latest"})}  # fmt: skip
+    for event in events:
+        abi = next(i for i in contracts[event.contract][1] if i.get("type") == "event" and i["name"] == event.name
+                   and len(i["inputs"]) == len(event.args))  # fmt: skip
+        reference = get_event_data(deployment.w3.codec, abi, raw[(event.log.block_number, event.log.log_index)])
+        for key, value in reference["args"].items():
+            if isinstance(value, bytes):
+                value = "0x" + value.hex()
+            elif isinstance(value, str) and value.startswith("0x") and len(value) == 42:
+                value = checksum(value)
+            assert event.args[key] == value, (event.name, key)

@@ -1,0 +1,316 @@
+"""Indexer figures -> bench/results/indexer.json, printed beside the issue's targets.
+
+- ``backfill_events_per_second_sqlite`` / ``_postgres``: a fresh chain with the real contracts
+  carries >= 100,000 events (credit issuance in bulk, resting orders and the trades that sweep
+  them, then the seeded mixed workload: transfers, retirements, cancels, emission batches);
+  ``carbonix indexer`` backfills them from the deployment block into a fresh SQLite file and a
+  fresh database on the running PostgreSQL. Events per second of wall time, RPC included; the
+  baseline is the same run's bare ``eth_getLogs`` + decode of the same range (no database).
+- ``tip_lag_blocks``: an L2 with 1 s blocks carrying 10 transactions a second for 30 s while the
+  indexer follows it (poll 0.2 s); the largest and the 95th-percentile distance between the head
+  and the cursor, sampled every 0.1 s.
+
+Timings depend on the machine. Transactions are signed here and sent raw with explicit nonces
+and gas, so generating 100,000 events takes about a minute, not an hour.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+RESULTS = ROOT / "bench" / "results"
+TARGET_EVENTS = 100_000
+POSTGRES = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+# key: (reference, target, comparison)
+TARGETS: dict[str, tuple[str, float | None, str]] = {
+    "backfill_events_per_second_sqlite": ("web3.py getLogs+decode ~1,000-2,700/s; Ponder 48-115/s", 3_000, ">="),
+    "backfill_events_per_second_postgres": ("same", 2_000, ">="),
+    "tip_lag_blocks": ("-", 1, "<="),
+    "api_book_p99_ms": ("-", 50, "<="),
+    "certificate_unindexed_ms": ("-", None, "report"),
+}
+
+
+def _use_chains(l1_port: int, l2_port: int, block_time: int = 0) -> Any:
+    state = Path(tempfile.mkdtemp(prefix="carbonix-bench-indexer-"))
+    os.environ.update(
+        CARBONIX_STATE_DIR=str(state),
+        CARBONIX_L1_PORT=str(l1_port),
+        CARBONIX_L2_PORT=str(l2_port),
+        CARBONIX_NETWORK="l2-local",
+        CARBONIX_BLOCK_TIME=str(block_time),
+    )
+    from carbonix.config import get_settings
+
+    get_settings.cache_clear()
+    return get_settings()
+
+
+class RawSender:
+    """Signs transactions locally with explicit nonce, gas and fees, sends them without waiting."""
+
+    def __init__(self, w3: Any) -> None:
+        self.w3 = w3
+        self.chain_id = w3.eth.chain_id
+        self.nonces: dict[str, int] = {}
+        self.last: Any = None
+
+    def send(self, account: Any, fn: Any, gas: int) -> None:
+        address = account.address
+        if address not in self.nonces:
+            self.nonces[address] = self.w3.eth.get_transaction_count(address, "pending")
+        tx = fn.build_transaction(
+            {"from": address, "nonce": self.nonces[address], "gas": gas, "chainId": self.chain_id,
+             "maxFeePerGas": 10**10, "maxPriorityFeePerGas": 1}
+        )  # fmt: skip
+        self.nonces[address] += 1
+        self.last = self.w3.eth.send_raw_transaction(account.sign_transaction(tx).raw_transaction)
+
+    def mine(self) -> None:
+        """Mines the pending transactions (automine off) and checks that the last one succeeded."""
+        while int(self.w3.provider.make_request("txpool_status", [])["result"]["pending"], 16):
+            self.w3.provider.make_request("evm_mine", [])
+        self.wait()
+
+    def wait(self) -> None:
+        if self.last is not None:
+            receipt = self.w3.eth.wait_for_transaction_receipt(self.last, timeout=600)
+            assert receipt["status"] == 1, "the last bench transaction reverted"
+
+
+def generate(settings: Any, state: Path) -> dict[str, Any]:
+    """Puts >= TARGET_EVENTS events of the real contracts on the chain; returns what it sent."""
+    from carbonix import enums
+    from carbonix.context import account
+    from carbonix.ledger import project_key
+    from indexer.workload import Workload
+
+    w = Workload.setup(settings, state / "tgo", tag="BENCH")
+    ex, ledger = w.ex, w.ex.ledger
+    sender = RawSender(ledger.w3)
+    tgo = account("tgo", settings=settings)
+    key = project_key("TH-TVER-BENCH-FOREST")
+    credit_type = enums.index("CreditType", "removal")
+    sent = {"issue_txs": 0, "batches": 0, "resting_orders": 0, "sweeps": 0, "mixed_steps": 0}
+    w3 = ledger.w3
+    # many transactions per block: with automine a block per transaction, and each block's state
+    # root over a large state costs more than the transaction
+    w3.provider.make_request("evm_setAutomine", [False])
+    w3.provider.make_request("anvil_setBlockGasLimit", [hex(1_000_000_000)])
+    try:
+        market = w.markets[0]
+        ask, bid = enums.index("Side", "ask"), enums.index("Side", "bid")
+        deadline = int(time.time()) + 86400
+        per_round = 200
+        for r in range(30):  # resting bids, then one ask that sweeps them all: OrderPlaced + Traded each
+            buyer, seller = (w.traders[0], w.traders[1]) if r % 2 == 0 else (w.traders[1], w.traders[0])
+            for i in range(per_round):
+                fn = ex.contract.functions.placeOrder(market, bid, 100 + i % 50, 10, 0, deadline)
+                sender.send(buyer, fn, 400_000)
+            sender.mine()
+            fn = ex.contract.functions.placeOrder(market, ask, 100, 10 * per_round, per_round, deadline)
+            sender.send(seller, fn, 60_000_000)
+            sender.mine()
+            sent["resting_orders"] += per_round
+            sent["sweeps"] += 1
+        chunk = 1_000
+        for c in range(45):  # 45,000 batches: BatchIssued + the mint's Transfer each
+            params = [(key, 2025, credit_type, 0, f"BENCH-{c}-{i}", 1, 10, 0) for i in range(chunk)]
+            sender.send(tgo, ledger.credits.functions.issueBatches(params), 400_000_000)
+            sender.mine()
+            sent["issue_txs"] += 1
+            sent["batches"] += chunk
+    finally:
+        w3.provider.make_request("evm_setAutomine", [True])
+    for _ in range(300):
+        w.step()
+        sent["mixed_steps"] += 1
+    return sent
+
+
+def count_events(deployment: Any) -> tuple[int, float, float]:
+    """Logs of the deployment decoded without a database (the baseline), and the seconds it took."""
+    from indexer.decode import Decoder
+    from indexer.source import ChainSource
+
+    decoder = Decoder({name: (deployment.address(name), deployment.abi(name)) for name in deployment.names})
+    source = ChainSource(deployment.w3)
+    head = source.head()
+    fetch = decode = 0.0
+    events = 0
+    for first in range(deployment.from_block, head + 1, 5_000):
+        started = time.perf_counter()
+        logs = source.logs(decoder.addresses, first, min(head, first + 4_999))
+        fetched = time.perf_counter()
+        events += len(decoder.decode(logs)[0])
+        fetch += fetched - started
+        decode += time.perf_counter() - fetched
+    return events, fetch, decode
+
+
+def backfill(url: str, deployment: Any) -> dict[str, Any]:
+    from indexer import db
+    from indexer.core import IndexerConfig
+    from indexer.service import chain_indexer, run
+
+    engine = db.open_engine(url)
+    ix = chain_indexer(engine, deployment, IndexerConfig(initial_range=2_000, max_range=20_000))
+    events = 0
+
+    def count(_ix: Any, result: Any) -> None:
+        nonlocal events
+        events += result.events
+
+    started = time.perf_counter()
+    run([ix], lambda: False, until_head=True, on_step=count)
+    seconds = time.perf_counter() - started
+    engine.dispose()
+    return {"value": round(events / seconds), "events": events, "seconds": round(seconds, 2)}
+
+
+def postgres_database() -> tuple[str, Any]:
+    from sqlalchemy import create_engine, text
+
+    name = f"carbonix_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    base = POSTGRES.rsplit("/", 1)[0]
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return f"{base}/{name}", drop
+
+
+def measure_backfill() -> dict[str, Any]:
+    settings = _use_chains(18747, 19747)
+    from carbonix import chain
+    from carbonix.deployments import run_deploy
+
+    chain.up(settings)
+    try:
+        deployment = run_deploy(settings=settings, capture=True)
+        started = time.perf_counter()
+        sent = generate(settings, settings.state_dir)
+        generated_in = time.perf_counter() - started
+        events, fetch_seconds, decode_seconds = count_events(deployment)
+        baseline = {"per_second": round(events / (fetch_seconds + decode_seconds))}
+        sqlite = backfill(f"sqlite:///{settings.state_dir}/bench-indexer.db", deployment)
+        url, drop = postgres_database()
+        try:
+            postgres = backfill(url, deployment)
+        finally:
+            drop()
+        for figure in (sqlite, postgres):
+            figure["baseline_getlogs_decode_per_second"] = baseline["per_second"]
+            figure["ratio_to_baseline"] = round(figure["value"] / baseline["per_second"], 3)
+            figure["baseline_getlogs_seconds"] = round(fetch_seconds, 2)
+            figure["baseline_decode_seconds"] = round(decode_seconds, 2)
+            figure["chain_events"] = events
+            figure["generated"] = sent
+            figure["generation_seconds"] = round(generated_in, 1)
+        return {"backfill_events_per_second_sqlite": sqlite, "backfill_events_per_second_postgres": postgres}
+    finally:
+        chain.down(settings)
+
+
+def measure_tip_lag() -> dict[str, Any]:
+    settings = _use_chains(18748, 19748, block_time=1)
+    from carbonix import chain
+    from carbonix.deployments import run_deploy
+    from carbonix.enums import index
+    from indexer import db
+    from indexer.core import IndexerConfig
+    from indexer.service import chain_indexer, run
+    from indexer.workload import Workload
+
+    chain.up(settings)
+    try:
+        deployment = run_deploy(settings=settings, capture=True)
+        w = Workload.setup(settings, settings.state_dir / "tgo", tag="LAG")
+        engine = db.open_engine(f"sqlite:///{settings.state_dir}/lag.db")
+        ix = chain_indexer(engine, deployment, IndexerConfig(poll_seconds=0.2))
+        run([ix], lambda: False, until_head=True)
+        stop = threading.Event()
+        follower = threading.Thread(target=run, args=([ix], stop.is_set), daemon=True)
+        follower.start()
+        sender = RawSender(deployment.w3)
+        bid = index("Side", "bid")
+        deadline = int(time.time()) + 86400
+        samples: list[int] = []
+        started = time.monotonic()
+        sent = 0
+        next_sample = started
+        while time.monotonic() - started < 30:
+            now = time.monotonic()
+            while sent < (now - started) * 10:  # 10 tx/s
+                trader = w.traders[sent % len(w.traders)]
+                fn = w.ex.contract.functions.placeOrder(w.markets[0], bid, 100 + sent % 50, 10, 0, deadline)
+                sender.send(trader, fn, 400_000)
+                sent += 1
+            if now >= next_sample:
+                head = deployment.w3.eth.block_number
+                cursor = ix.cursor()
+                samples.append(head - (cursor.number if cursor else 0))
+                next_sample = now + 0.1
+            time.sleep(0.01)
+        stop.set()
+        follower.join(10)
+        engine.dispose()
+        samples.sort()
+        return {
+            "tip_lag_blocks": {
+                "value": max(samples),
+                "p95": samples[int(0.95 * (len(samples) - 1))],
+                "median": statistics.median(samples),
+                "samples": len(samples),
+                "transactions": sent,
+                "block_time_seconds": 1,
+                "poll_seconds": 0.2,
+            }
+        }
+    finally:
+        chain.down(settings)
+
+
+def main() -> None:
+    path = RESULTS / "indexer.json"
+    previous = json.loads(path.read_text())["figures"] if path.exists() else {}
+    results: dict[str, Any] = dict(previous)  # figures measured elsewhere (API, certificate) are kept
+    results.update(measure_backfill())
+    results.update(measure_tip_lag())
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"figures": results, "targets": TARGETS}, indent=2) + "\n")
+    print(f"{'key':40} {'reference':>56} {'target':>8} {'measured':>10}  ok")
+    for key, (reference, target, how) in TARGETS.items():
+        entry = results.get(key)
+        value = None if entry is None else entry["value"]
+        if value is None:
+            ok = "missing"
+        elif target is None:
+            ok = "report"
+        else:
+            ok = "yes" if (value >= target if how == ">=" else value <= target) else "NO"
+        shown = "-" if value is None else f"{value:,}"
+        print(f"{key:40} {reference:>56} {'-' if target is None else f'{target:,}':>8} {shown:>10}  {ok}")
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
