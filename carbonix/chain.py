@@ -294,3 +294,10 @@ def _is_anvil(pid: int) -> bool:
         return Path(f"/proc/{pid}/comm").read_text().strip() == "anvil"
     except OSError:
         return False
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nothing listens on right now (for chains, brokers and servers of tests and demos)."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])

@@ -16,6 +16,7 @@ also asserts every outcome against the chain and exits non-zero on any differenc
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -309,6 +310,7 @@ class Scenario:
                 "--json",
             )
         )
+        self.retirement_tx = first["tx_hash"]
         self.expect("first certificate serials", (first["serial_first"], first["serial_last"]), (1, 300))
         self.expect("second certificate serials", (second["serial_first"], second["serial_last"]), (301, 500))
         self.say("Anyone can rebuild a certificate from its transaction alone")
@@ -374,6 +376,7 @@ class Scenario:
         self.run("datalog", "total", participant, "--year", str(year), "--quarter", str(quarter))
         self.oracle()
         self.market_and_settlement(batch, year * 4 + quarter - 1)
+        self.indexer_and_api()
 
     def oracle(self) -> None:
         """Issue 4: real sensor series signed by simulated devices, over MQTT, graded, committed, proven."""
@@ -582,6 +585,59 @@ class Scenario:
                 return end
             end -= 3600
 
+    def indexer_and_api(self) -> None:
+        """Issue 5: the indexer catches up with everything above and follows the chain; the API serves it."""
+        import httpx
+
+        s = self.settings
+        self.say("The indexer turns every event since the deployment into SQL, then follows the head")
+        port = chain.free_port() if self.check else API_PORT
+        self.api_url = f"http://127.0.0.1:{port}/v1"
+        for stale in s.state_dir.glob("indexer.db*"):  # the index belongs to the old chains
+            stale.unlink()
+        self.services = {
+            "indexer": start_service(s.state_dir, "indexer", ["indexer", "run", "--quiet"]),
+            "api": start_service(s.state_dir, "api", ["api", "serve", "--port", str(port), "--log-level", "warning"]),
+        }
+        console.print(f"[dim]$ carbonix indexer run   |   carbonix api serve --port {port}   "
+                      f"(logs in {s.state_dir / 'services'})[/]")  # fmt: skip
+        head = open_ledger().w3.eth.block_number
+        deadline = time.monotonic() + 120
+        health: dict = {}
+        while time.monotonic() < deadline:
+            try:
+                health = httpx.get(f"{self.api_url}/health", timeout=5).json()
+                cursors = [c.get("block_number", -1) for c in health.get("cursors", health.get("chains", []))]
+                if cursors and max(cursors) >= head:
+                    break
+            except (httpx.HTTPError, ValueError):
+                pass
+            for name, process in self.services.items():
+                if process.poll() is not None:
+                    raise DemoFailure(f"the {name} stopped:\n{service_log(s.state_dir, name)}")
+            time.sleep(0.5)
+        else:
+            raise DemoFailure(f"the indexer did not reach block {head}: {health}")
+        self.expect("indexer caught up with the chain", bool(health), True)
+        trades = httpx.get(f"{self.api_url}/markets/1/trades", params={"limit": 500}, timeout=10).json()
+        on_chain = open_exchange().trades(1)
+        self.expect("trades served by the API", len(trades.get("items", trades)), len(on_chain))
+        self.say("A retirement certificate as PDF, with a QR code of its transaction")
+        pdf = httpx.get(f"{self.api_url}/retirements/{self.retirement_tx}/certificate.pdf", timeout=30)
+        self.expect("certificate PDF", (pdf.status_code, pdf.content[:5]), (200, b"%PDF-"))
+        path = self.work / "certificate.pdf"
+        path.write_bytes(pdf.content)
+        console.print(f"  [dim]saved[/] {path}")
+
+    def stop_services(self) -> None:
+        for process in getattr(self, "services", {}).values():
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+
     def where_to_look(self) -> None:
         s = self.settings
         console.print("\n[bold green]Done.[/] The chains keep running for you to explore:")
@@ -590,6 +646,10 @@ class Scenario:
         console.print(f"  TGO trees and proofs  {s.state_dir / 'tgo'}")
         console.print(f"  demo input files      {self.work}")
         console.print(f"  oracle readings (SQL) {s.state_dir / 'oracle.db'}   daemon log {self.work / 'oracle.log'}")
+        if hasattr(self, "api_url"):
+            console.print(f"  REST API (docs)       {self.api_url}/docs   indexer: {s.state_dir / 'indexer.db'}")
+            console.print(f"  certificate PDF       {self.api_url}/retirements/{self.retirement_tx}/certificate.pdf")
+            console.print(f"  stop the services     kill $(cat {s.state_dir / 'services'}/*.pid)")
         console.print(
             "  try:  export CARBONIX_STATE_DIR="
             + str(s.state_dir)
@@ -600,6 +660,31 @@ class Scenario:
         console.print("        .venv/bin/carbonix chain status   |   .venv/bin/carbonix chain down")
 
 
+API_PORT = 8000
+
+
+def start_service(state: Path, name: str, args: list[str]) -> subprocess.Popen[bytes]:
+    """Starts ``carbonix <args>`` detached, logging to ``<state>/services/<name>.log``, with a pid file."""
+    folder = state / "services"
+    folder.mkdir(parents=True, exist_ok=True)
+    pid_file = folder / f"{name}.pid"
+    if pid_file.exists():  # one left by an earlier demo on these ports
+        with contextlib.suppress(ProcessLookupError, ValueError, PermissionError):
+            os.kill(int(pid_file.read_text()), 15)
+        time.sleep(0.5)
+    process = subprocess.Popen(
+        [str(CARBONIX), *args], stdout=(folder / f"{name}.log").open("wb"), stderr=subprocess.STDOUT,
+        env=os.environ.copy(), start_new_session=True,
+    )  # fmt: skip
+    pid_file.write_text(str(process.pid))
+    return process
+
+
+def service_log(state: Path, name: str) -> str:
+    path = state / "services" / f"{name}.log"
+    return path.read_text()[-4000:] if path.exists() else "(no log)"
+
+
 def run_demo(check: bool = False, stop: bool = False) -> None:
     started = datetime.now(UTC)
     scenario = Scenario(check)
@@ -607,6 +692,7 @@ def run_demo(check: bool = False, stop: bool = False) -> None:
         scenario.play()
     finally:
         if stop:
+            scenario.stop_services()
             chain.down(scenario.settings)
     if not stop:
         scenario.where_to_look()

@@ -15,6 +15,7 @@ import threading
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
+from carbonix.chain import free_port
 from carbonix.exceptions import CarbonixValueError
 
 DEFAULT_MQTT_URL = "mqtt://127.0.0.1:1883"
@@ -53,9 +54,7 @@ class EmbeddedBroker:
     """An amqtt broker on a free loopback port, running in a daemon thread."""
 
     def __init__(self) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
+        self.port = free_port()
         self._ready = threading.Event()
         self._stop: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None

@@ -16,7 +16,6 @@ them, so CLI commands and subprocesses under test talk to the test chains, never
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,11 +25,7 @@ from carbonix import chain, deployments
 from carbonix.config import Settings, get_settings
 from carbonix.deployments import Deployment
 
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+free_port = chain.free_port
 
 
 def make_settings(state_dir: Path) -> Settings:
