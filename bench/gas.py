@@ -39,14 +39,16 @@ REFERENCE = {
 }
 
 
-def _use_bench_chains(l1_port: int, l2_port: int) -> Path:
-    """Points carbonix at fresh chains in a temporary state folder on the given ports."""
+def _use_bench_chains(l1_port: int, l2_port: int, block_time: int = 0) -> Path:
+    """Points carbonix at fresh chains in a temporary state folder on the given ports
+    (``block_time`` 0: a block per transaction)."""
     state = Path(tempfile.mkdtemp(prefix="carbonix-bench-"))
     os.environ.update(
         CARBONIX_STATE_DIR=str(state),
         CARBONIX_L1_PORT=str(l1_port),
         CARBONIX_L2_PORT=str(l2_port),
         CARBONIX_NETWORK="l2-local",
+        CARBONIX_BLOCK_TIME=str(block_time),
     )
     from carbonix.config import get_settings
 

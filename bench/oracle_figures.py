@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import func, select  # noqa: E402
 
+from bench.report import print_table  # noqa: E402
 from oracle import store  # noqa: E402
 from oracle.broker import ensure_broker  # noqa: E402
 from oracle.daemon import DaemonConfig, OracleDaemon  # noqa: E402
@@ -205,18 +206,7 @@ def main() -> None:
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "oracle.json").write_text(json.dumps({"figures": results, "targets": TARGETS}, indent=2) + "\n")
-    print(f"{'key':42} {'paper':>20} {'target':>10} {'measured':>12}  ok")
-    for key, (paper, target, how) in TARGETS.items():
-        entry = results.get(key)
-        value = None if entry is None else entry["value"]
-        if value is None:
-            ok = "missing"
-        elif target is None:
-            ok = "report"
-        else:
-            ok = "yes" if (value >= target if how == ">=" else value <= target) else "NO"
-        shown = "-" if value is None else f"{value:,}"
-        print(f"{key:42} {paper:>20} {'-' if target is None else f'{target:,}':>10} {shown:>12}  {ok}")
+    print_table(TARGETS, results, width=20)
     print(f"wrote {RESULTS / 'oracle.json'}")
 
 

@@ -11,9 +11,10 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine
 
 from carbonix.config import get_settings
+from carbonix.sql import normalize_url, open_sql_engine
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -22,27 +23,16 @@ def database_url(option: str | None = None) -> str:
     """``option``, else ``INDEXER_DATABASE_URL``, else the SQLite file in the state folder."""
     url = option or os.environ.get("INDEXER_DATABASE_URL")
     if url:
-        return "postgresql+psycopg://" + url[len("postgresql://") :] if url.startswith("postgresql://") else url
+        return normalize_url(url)
     state = get_settings().state_dir
     state.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{state}/indexer.db"
 
 
 def open_engine(url: str | None = None, migrate: bool = True) -> Engine:
-    """An engine on the indexer database, migrated to head; SQLite gets WAL and a busy timeout so
-    the API reads while the indexer writes."""
-    url = database_url(url)
-    if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
-
-        @event.listens_for(engine, "connect")
-        def _pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.close()
-    else:
-        engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    """An engine on the indexer database, migrated to head; SQLite in WAL mode, so the API reads
+    while the indexer writes."""
+    engine = open_sql_engine(database_url(url), pool_size=10, max_overflow=20)
     if migrate:
         upgrade(engine)
     return engine

@@ -26,9 +26,9 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    create_engine,
-    event,
 )
+
+from carbonix.sql import open_sql_engine
 
 metadata = MetaData()
 
@@ -173,19 +173,6 @@ def default_url(state_dir: str) -> str:
 
 def open_engine(url: str) -> Engine:
     """An engine with the schema created; SQLite gets WAL and a busy timeout for two writers."""
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://") :]
-    if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
-
-        @event.listens_for(engine, "connect")
-        def _pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.close()
-    else:
-        engine = create_engine(url, pool_pre_ping=True)
+    engine = open_sql_engine(url, foreign_keys=True)
     metadata.create_all(engine)
     return engine

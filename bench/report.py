@@ -1,0 +1,23 @@
+"""The table every figures script prints: each key beside its reference and target, and whether it meets it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def print_table(targets: dict[str, tuple[str, float | None, str]], results: dict[str, Any], width: int = 20) -> None:
+    """``targets``: key -> (reference, target, ">=" | "<=" | "report"); ``results``: key -> {"value": ...}."""
+    key_width = max(len(k) for k in targets) + 2
+    print(f"{'key':{key_width}} {'reference':>{width}} {'target':>10} {'measured':>12}  ok")
+    for key, (reference, target, how) in targets.items():
+        entry = results.get(key)
+        value = None if entry is None else entry["value"]
+        if value is None:
+            ok = "missing"
+        elif target is None:
+            ok = "report"
+        else:
+            ok = "yes" if (value >= target if how == ">=" else value <= target) else "NO"
+        shown = "-" if value is None else f"{value:,}"
+        limit = "-" if target is None else f"{target:,}"
+        print(f"{key:{key_width}} {reference:>{width}} {limit:>10} {shown:>12}  {ok}")
