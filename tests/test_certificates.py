@@ -412,3 +412,20 @@ def test_transaction_url(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(EXPLORER_URL_ENV, "blockscout.example")
     with pytest.raises(CarbonixValueError, match="is not an http"):
         transaction_url(tx)
+
+
+def test_cli_prints_the_certificate_and_writes_the_pdf(world: World, tmp_path: Any) -> None:
+    import json
+    import sys
+    from pathlib import Path
+
+    tx = retire(world, 12, "CLI Cement Co")
+    carbonix = str(Path(sys.executable).parent / "carbonix")
+    out = tmp_path / "cert.pdf"
+    done = subprocess.run([carbonix, "credits", "certificate", tx, "--pdf", str(out)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert (data["tx_hash"], data["tonnes"], data["beneficiary"]) == (tx, 12, "CLI Cement Co")
+    assert "CLI Cement Co" in "".join(pdf_pages(out.read_bytes()))
+    bad = subprocess.run([carbonix, "credits", "certificate", "0x1234"], capture_output=True, text=True)
+    assert bad.returncode == 1 and "not a transaction hash" in bad.stderr and "Traceback" not in bad.stderr

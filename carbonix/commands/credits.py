@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
+from pathlib import Path
+
 import typer
 
 from carbonix import enums
-from carbonix.commands._common import console, handle_errors, print_json, tx_line
+from carbonix.commands._common import console, err_console, handle_errors, print_json, tx_line
 from carbonix.context import account, open_ledger
-from carbonix.ledger import IssueRequest
+from carbonix.ledger import Certificate, IssueRequest
 from carbonix.tgo import parse_timestamp
 
 app = typer.Typer(no_args_is_help=True, help="Carbon credits: issuance, transfer, retirement (R6).")
@@ -83,9 +86,21 @@ def retire(
 
 @app.command("certificate")
 @handle_errors
-def certificate(tx_hash: str = typer.Argument(..., help="Retirement transaction hash.")) -> None:
-    """Rebuild a retirement certificate from its transaction alone (no indexer needed)."""
-    print_json(open_ledger().certificate(tx_hash).as_dict())
+def certificate(
+    tx_hash: str = typer.Argument(..., help="Retirement transaction hash."),
+    pdf: Path = typer.Option(None, "--pdf", help="Also write the certificate(s) as a PDF with a QR code."),
+) -> None:
+    """Rebuild a retirement certificate from its transaction alone (no indexer needed); a
+    transaction that retired several times prints a list."""
+    from indexer.certificates import certificates_from_receipt, render_pdf, transaction_url
+
+    certs = certificates_from_receipt(open_ledger(), tx_hash)
+    # the fields `credits retire` prints, whatever the certificate class adds
+    shown = [Certificate(**{f.name: getattr(c, f.name) for f in fields(Certificate)}).as_dict() for c in certs]
+    print_json(shown[0] if len(shown) == 1 else shown)
+    if pdf is not None:
+        pdf.write_bytes(render_pdf(certs, transaction_url(certs[0].tx_hash)))
+        err_console.print(f"wrote {pdf}")
 
 
 @app.command("balance")
