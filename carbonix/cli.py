@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from carbonix.commands import (
+    api,
     caps,
     chain,
     credits,
@@ -42,6 +43,7 @@ app.add_typer(settle.app, name="settle")
 app.add_typer(sensors.app, name="sensors")
 app.add_typer(oracle.app, name="oracle")
 app.add_typer(indexer.app, name="indexer")
+app.add_typer(api.app, name="api")
 app.command("demo")(demo.demo)
 
 if __name__ == "__main__":

@@ -218,7 +218,10 @@ class Order(Base):
     placed_tx: Mapped[str] = mapped_column(HASH)
     closed_block: Mapped[int | None] = mapped_column(BigInteger)
 
-    __table_args__ = (Index("ix_orders_book", "market", "status", "side", "tick"),)
+    __table_args__ = (
+        Index("ix_orders_book", "market", "status", "period", "side", "tick"),
+        Index("ix_orders_owner_status", "owner", "status"),
+    )
 
 
 class Trade(EventRow, Base):
@@ -235,7 +238,10 @@ class Trade(EventRow, Base):
     quantity: Mapped[int] = mapped_column(BigInteger)
     fee: Mapped[int] = mapped_column(BigInteger)
 
-    __table_args__ = (Index("ix_trades_market_time", "market", "block_time"),)
+    __table_args__ = (
+        Index("ix_trades_market_time", "market", "block_time"),
+        Index("ix_trades_market_block", "market", "block_number", "log_index"),
+    )
 
 
 class OrderClosure(EventRow, Base):
@@ -299,7 +305,7 @@ class SettlementPayment(EventRow, Base):
     """DebtPaid and AllowanceClaimed."""
 
     __tablename__ = "settlement_payments"
-    kind: Mapped[str] = mapped_column(String(16))  # debt_paid | allowance_claimed
+    kind: Mapped[str] = mapped_column(String(24))  # debt_paid | allowance_claimed
     period: Mapped[int] = mapped_column(Integer)
     participant: Mapped[str] = mapped_column(ADDRESS, index=True)
     payer: Mapped[str | None] = mapped_column(ADDRESS)
