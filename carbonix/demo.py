@@ -438,10 +438,9 @@ class Scenario:
         batch (or 300 s), then stops it with SIGTERM."""
         from sqlalchemy import func, select
 
-        from carbonix.commands.oracle import database_url
         from oracle import store
 
-        engine = store.open_engine(database_url(None))
+        engine = store.open_engine(store.database_url())
         r, b = store.readings.c, store.batches.c
         deadline = time.monotonic() + 300
         try:

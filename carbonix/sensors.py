@@ -1,4 +1,5 @@
-"""Registered sensors from Python: register a device key, approve it (verifier), set its status."""
+"""Registered sensors from Python: register a device key, approve it (verifier), set its status,
+designate a reference method (verifier)."""
 
 from __future__ import annotations
 
@@ -59,6 +60,15 @@ class Sensors:
     def revoke(self, verifier: LocalAccount, device: str, reason: str) -> TxReceipt:
         return self.tx.transact(verifier, self.contract.functions.revokeSensor(wallet_address(device), reason))
 
+    def set_reference(self, verifier: LocalAccount, device: str, reference: bool, evidence: str) -> TxReceipt:
+        """Designates ``device`` a reference method (or withdraws it); ``evidence`` (the regulator's
+        station listing, an equivalence test report) is kept as its hash."""
+        if reference and not evidence.strip():
+            raise CarbonixValueError("a reference designation names the evidence it rests on")
+        digest = Web3.keccak(text=evidence) if evidence.strip() else b"\0" * 32
+        fn = self.contract.functions.setReferenceMethod(wallet_address(device), reference, digest)
+        return self.tx.transact(verifier, fn)
+
     def set_status(self, sender: LocalAccount, device: str, status: str) -> TxReceipt:
         fn = self.contract.functions.setStatus(wallet_address(device), enums.index("SensorStatus", status))
         return self.tx.transact(sender, fn)
@@ -75,6 +85,7 @@ class Sensors:
             "status": enums.name("SensorStatus", s[2]),
             "approved": s[3],
             "certified_until": s[4],
-            "project_key": "0x" + s[5].hex(),
+            "reference_method": s[5],
+            "project_key": "0x" + s[6].hex(),
             "active": self.contract.functions.isActive(device).call(),
         }

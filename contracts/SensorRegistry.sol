@@ -41,6 +41,7 @@ contract SensorRegistry is ISensorRegistry, AccessControl {
             status: SensorStatus.Active,
             approved: false,
             certifiedUntil: 0,
+            referenceMethod: false,
             projectKey: projectKey
         });
         emit SensorRegistered(device, msg.sender, projectKey, sensorType, latitudeE6, longitudeE6, label);
@@ -60,8 +61,17 @@ contract SensorRegistry is ISensorRegistry, AccessControl {
     /// @inheritdoc ISensorRegistry
     function revokeSensor(address device, string calldata reason) external onlyRole(VERIFIER_ROLE) {
         Sensor storage s = _known(device);
-        (s.approved, s.certifiedUntil) = (false, 0);
+        (s.approved, s.certifiedUntil, s.referenceMethod) = (false, 0, false);
         emit SensorRevoked(device, msg.sender, reason);
+    }
+
+    /// @inheritdoc ISensorRegistry
+    function setReferenceMethod(address device, bool referenceMethod, bytes32 evidenceHash)
+        external
+        onlyRole(VERIFIER_ROLE)
+    {
+        _known(device).referenceMethod = referenceMethod;
+        emit SensorReferenceMethodSet(device, msg.sender, referenceMethod, evidenceHash);
     }
 
     /// @inheritdoc ISensorRegistry

@@ -529,12 +529,14 @@ def _sensor_registered(w: Writer, ev: Event) -> None:
             "certification_hash": None,
             "certified_until": None,
             "registered_block": ev.log.block_number,
+            "reference_method": False,
+            "reference_evidence_hash": None,
         },
         ev.log.block_number,
     )
 
 
-@handles("SensorRegistry", "SensorApproved", "SensorRevoked", "SensorStatusSet")
+@handles("SensorRegistry", "SensorApproved", "SensorRevoked", "SensorStatusSet", "SensorReferenceMethodSet")
 def _sensor_changed(w: Writer, ev: Event) -> None:
     a = ev.args
     if ev.name == "SensorApproved":
@@ -543,8 +545,10 @@ def _sensor_changed(w: Writer, ev: Event) -> None:
             "certification_hash": a["certificationHash"],
             "certified_until": a["certifiedUntil"],
         }
-    elif ev.name == "SensorRevoked":
-        values = {"approved": False}
+    elif ev.name == "SensorRevoked":  # the contract clears a reference designation with the approval
+        values = {"approved": False, "reference_method": False, "reference_evidence_hash": None}
+    elif ev.name == "SensorReferenceMethodSet":
+        values = {"reference_method": a["referenceMethod"], "reference_evidence_hash": a["evidenceHash"]}
     else:
         values = {"status": enums.name("SensorStatus", a["status"])}
     w.change(m.Sensor, {"sensor_id": a["device"]}, values, ev.log.block_number)

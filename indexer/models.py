@@ -18,7 +18,7 @@ are ``0x`` + 64 lowercase hex digits, so text order is numeric order; quantities
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, Index, Integer, String, Text, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 HASH = String(66)
@@ -328,6 +328,9 @@ class Sensor(Base):
     certification_hash: Mapped[str | None] = mapped_column(HASH)
     certified_until: Mapped[int | None] = mapped_column(BigInteger)
     registered_block: Mapped[int] = mapped_column(BigInteger)
+    # A verifier's designation as a reference method (SensorReferenceMethodSet; a revocation clears it).
+    reference_method: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    reference_evidence_hash: Mapped[str | None] = mapped_column(HASH)
 
 
 class ChainEvent(EventRow, Base):

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Unpack
 
+from eth_utils import to_checksum_address
 from sqlalchemy import Select, and_, case, func, literal_column, null, or_, select, union_all
 from sqlalchemy.orm import Session
 
@@ -121,6 +122,15 @@ def project_ids(db: Session, keys: Iterable[str]) -> dict[str, str]:
         return {}
     rows = db.execute(select(m.Project.project_key, m.Project.project_id).where(m.Project.project_key.in_(wanted)))
     return {k: v for k, v in rows}
+
+
+def sensor_labels(db: Session, devices: Iterable[str]) -> dict[str, str]:
+    """Lowercase device address -> its label in the SensorRegistry, for the indexed ones."""
+    wanted = {to_checksum_address(d) for d in devices}
+    if not wanted:
+        return {}
+    rows = db.execute(select(m.Sensor.sensor_id, m.Sensor.label).where(m.Sensor.sensor_id.in_(wanted)))
+    return {k.lower(): v for k, v in rows}
 
 
 def project_totals(db: Session, project_key: str) -> tuple[int, int, int]:

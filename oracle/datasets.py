@@ -32,7 +32,7 @@ from __future__ import annotations
 import csv
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -264,6 +264,37 @@ def _coordinates(lat_text: str, lon_text: str) -> tuple[float | None, float | No
     if not (math.isfinite(lat) and math.isfinite(lon) and -90 <= lat <= 90 and -180 <= lon <= 180):
         return None
     return (lat, lon)
+
+
+# Which stations of a file are a regulator's reference method (Pollution Control Department
+# analysers): every station of the Air4Thai raw file; in air4thai-north, the PCD ground and mobile
+# stations (not Bangkok's own "BKK" network); in AirBKK, the stations named "(สถานี คพ.)" (PCD
+# station); DustBoy is a low-cost sensor network.
+_PCD_TAG = "(สถานี คพ.)"
+_PCD_TYPES = frozenset({"GROUND", "MOBILE"})
+
+
+def reference_stations(path: str | Path, fmt: str) -> Callable[[str], bool]:
+    """Whether a station of the data file ``path`` is a reference station, by what the file says."""
+    if fmt == "air4thai":
+        return lambda station: True
+    if fmt == "dustboy":
+        return lambda station: False
+    if fmt not in FORMATS:
+        raise CarbonixValueError(f"unknown dataset format {fmt!r}; one of {', '.join(FORMATS)}")
+    listing = Path(path).parent / "stations.csv"
+    found: set[str] = set()
+    if listing.is_file():
+        with listing.open(encoding="utf-8-sig", newline="") as f:
+            for record in csv.DictReader(f):
+                station = (record.get("station_id") or "").strip()
+                if fmt == "airbkk":
+                    pcd = _PCD_TAG in (record.get("station_name_th") or "")
+                else:
+                    pcd = (record.get("station_type") or "").strip() in _PCD_TYPES
+                if station and pcd:
+                    found.add(station)
+    return found.__contains__
 
 
 def _station_coordinates(path: Path, fmt: str) -> dict[str, tuple[float | None, float | None]]:

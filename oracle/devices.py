@@ -1,10 +1,12 @@
 """Where the oracle learns who a device is: the SensorRegistry on-chain (or a fixed table for replay).
 
 A lookup returns the device's owner, project (and the project's type, for open-burning flags),
-sensor type, location, status and certification. The chain is read once per device and then again
-after ``refresh_seconds``, so a revocation or a maintenance period takes effect within that time
-without a registry call per message. Unknown devices are remembered as unknown for the same time,
-so a flood of messages from made-up keys cannot turn into a flood of RPC calls.
+sensor type, location, status, certification and whether a verifier designated it a reference
+method (a regulator's station that co-located low-cost sensors are measured against). The chain is
+read once per device and then again after ``refresh_seconds``, so a revocation or a maintenance
+period takes effect within that time without a registry call per message. Unknown devices are
+remembered as unknown for the same time, so a flood of messages from made-up keys cannot turn
+into a flood of RPC calls.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ class DeviceRecord:
     status: str  # active | maintenance | offline
     approved: bool
     certified_until: int
+    reference_method: bool = False
 
 
 class DeviceDirectory(Protocol):
@@ -68,7 +71,7 @@ class ChainDirectory:
         s = self.sensors.contract.functions.sensor(device).call()
         if s[0] == ZERO:
             return None
-        project_key = bytes(s[5])
+        project_key = bytes(s[6])
         return DeviceRecord(
             device=device,
             owner=s[0],
@@ -80,6 +83,7 @@ class ChainDirectory:
             status=enums.name("SensorStatus", s[2]),
             approved=bool(s[3]),
             certified_until=int(s[4]),
+            reference_method=bool(s[5]),
         )
 
     def _location(self, device: str) -> tuple[float | None, float | None]:

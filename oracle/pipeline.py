@@ -33,7 +33,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, select, update
 
-from oracle import grading, store
+from oracle import accuracy, grading, store
 from oracle.datasets import QUANTITIES
 from oracle.devices import DeviceDirectory, DeviceRecord
 from oracle.emissions import EmissionFactors, open_burning, reading_co2e
@@ -323,6 +323,7 @@ class Pipeline:
                 "status": r.status,
                 "approved": r.approved,
                 "certified_until": r.certified_until,
+                "reference_method": r.reference_method,
                 "last_sequence": state.last_sequence,
                 "last_timestamp": state.last_timestamp,
                 "history": state.history.to_json(),
@@ -360,7 +361,18 @@ def finalize_hours(conn: Connection, hours: Sequence[int]) -> dict[str, int]:
     """Final grades for the provisional readings of ``hours`` (one spatial group per hour)."""
     r, d = store.readings.c, store.devices.c
     selected = conn.execute(
-        select(r.id, r.device, r.hour, r.measurements, r.own, r.provisional, r.reasons, d.latitude, d.longitude)
+        select(
+            r.id,
+            r.device,
+            r.hour,
+            r.measurements,
+            r.own,
+            r.provisional,
+            r.reasons,
+            d.latitude,
+            d.longitude,
+            d.reference_method,
+        )  # fmt: skip
         .join(store.devices, d.device == r.device)
         .where(r.hour.in_(list(hours)))
         .order_by(r.hour, r.device, r.sequence)
@@ -369,9 +381,19 @@ def finalize_hours(conn: Connection, hours: Sequence[int]) -> dict[str, int]:
     for row in selected:
         by_hour.setdefault(row.hour, []).append(row)
     updates: list[dict[str, Any]] = []
+    comparisons: list[dict[str, Any]] = []
     for rows in by_hour.values():
         if any(row.provisional for row in rows):
-            updates.extend(_finalize_group(rows))
+            graded, compared = _finalize_group(rows)
+            updates.extend(graded)
+            comparisons.extend(compared)
+    if comparisons:
+        # A late reading re-opens its hour: only the pairs not recorded yet are added.
+        a = store.accuracy.c
+        done = set(conn.execute(select(a.reading_id, a.quantity).where(a.hour.in_(list(hours)))).tuples())
+        fresh = [c for c in comparisons if (c["reading_id"], c["quantity"]) not in done]
+        if fresh:
+            conn.execute(insert(store.accuracy), fresh)
     if updates:
         conn.execute(
             update(store.readings)
@@ -391,18 +413,44 @@ def finalize_hours(conn: Connection, hours: Sequence[int]) -> dict[str, int]:
     return grades
 
 
-def _finalize_group(rows: list[Any]) -> list[dict[str, Any]]:
+def _finalize_group(rows: list[Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """One hour: the final grades of its provisional readings, and every reading's comparison with
+    a co-located reference station (``oracle.accuracy``)."""
     owns = [grading.OwnGrade.from_json(row.own) for row in rows]
+    values = [measurement_values(row.measurements) for row in rows]
+    places = [
+        (None if row.latitude is None else row.latitude / 1e6, None if row.longitude is None else row.longitude / 1e6)
+        for row in rows
+    ]
     group = [
         grading.SpatialInput(
             key=row.id,
-            latitude=None if row.latitude is None else row.latitude / 1e6,
-            longitude=None if row.longitude is None else row.longitude / 1e6,
+            latitude=lat,
+            longitude=lon,
             # a value its own series already found implausible or stuck is no neighbour's yardstick
-            values={q: v for q, v in measurement_values(row.measurements).items() if q not in own.suspect},
+            values={q: v for q, v in vs.items() if q not in own.suspect},
             device=row.device,
         )
-        for row, own in zip(rows, owns, strict=True)
+        for row, own, vs, (lat, lon) in zip(rows, owns, values, places, strict=True)
+    ]
+    hour = [
+        accuracy.HourReading(row.id, row.device, lat, lon, vs, frozenset(own.suspect), bool(row.reference_method))
+        for row, own, vs, (lat, lon) in zip(rows, owns, values, places, strict=True)
+    ]
+    hour_of = {row.id: row.hour for row in rows}
+    compared = [
+        {
+            "reading_id": c.key,
+            "quantity": c.quantity,
+            "device": c.device,
+            "reference_device": c.reference_device,
+            "hour": hour_of[c.key],
+            "measured": c.measured,
+            "reference_value": c.reference_value,
+            "distance_m": c.distance_m,
+            "accuracy": c.accuracy,
+        }
+        for c in accuracy.compare_hour(hour)
     ]
     spatial = grading.spatial_scores(group)
     updates = []
@@ -420,7 +468,7 @@ def _finalize_group(rows: list[Any]) -> list[dict[str, Any]]:
                 "reasons": json.dumps(list(final.reasons) + notes),
             }
         )
-    return updates
+    return updates, compared
 
 
 def measurement_values(measurements_json: str) -> dict[str, float]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -21,7 +21,7 @@ from typing import Any
 from eth_keys import keys
 from eth_utils import keccak
 
-from oracle.datasets import QUANTITIES, DatasetRow, RowError, read_dataset
+from oracle.datasets import QUANTITIES, DatasetRow, RowError, read_dataset, reference_stations
 from oracle.messages import MAX_READINGS, Domain, sign_message
 
 
@@ -71,34 +71,43 @@ class Station:
     latitude: float | None
     longitude: float | None
     rows: list[DatasetRow]
+    reference: bool = False  # a regulator's reference station, by what the data file says
 
 
 def load_stations(
-    path: str | Path, fmt: str, seed: bytes, since: int | None = None, until: int | None = None
+    path: str | Path,
+    fmt: str,
+    seed: bytes,
+    since: int | None = None,
+    until: int | None = None,
+    *,
+    only: Collection[str] | None = None,
+    locations: Mapping[str, tuple[float, float]] | None = None,
 ) -> tuple[list[Station], list[RowError]]:
-    """The dataset's stations (each with its rows in time order) and the rows that did not parse."""
+    """The dataset's stations (each with its rows in time order) and the rows that did not parse.
+
+    ``only`` keeps just those station ids; ``locations`` places stations the file gives no (or
+    another) position, e.g. where the regulator's own station list puts them."""
     rows: dict[str, list[DatasetRow]] = defaultdict(list)
     errors: list[RowError] = []
     for item in read_dataset(path, fmt):
         if isinstance(item, RowError):
             errors.append(item)
-        elif (since is None or item.timestamp >= since) and (until is None or item.timestamp < until):
+        elif (
+            (since is None or item.timestamp >= since)
+            and (until is None or item.timestamp < until)
+            and (only is None or item.station_id in only)
+        ):
             rows[item.station_id].append(item)
+    is_reference = reference_stations(path, fmt)
+    places = dict(locations or {})
     stations = []
     for station_id in sorted(rows):
         series = sorted(rows[station_id], key=lambda r: r.timestamp)
         key = station_key(seed, station_id)
         located = next((r for r in series if r.latitude is not None), None)
-        stations.append(
-            Station(
-                station_id,
-                key,
-                device_address(key),
-                located.latitude if located else None,
-                located.longitude if located else None,
-                series,
-            )
-        )
+        lat, lon = places.get(station_id) or ((located.latitude, located.longitude) if located else (None, None))
+        stations.append(Station(station_id, key, device_address(key), lat, lon, series, is_reference(station_id)))
     return stations, errors
 
 

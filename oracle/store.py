@@ -13,11 +13,14 @@ One schema serves SQLite (the embedded default, a file in the state folder) and 
 
 from __future__ import annotations
 
+import os
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
     Engine,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -28,6 +31,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from carbonix.config import get_settings
 from carbonix.sql import open_sql_engine
 
 metadata = MetaData()
@@ -48,6 +52,7 @@ devices = Table(
     Column("status", String(16), nullable=False),
     Column("approved", Boolean, nullable=False),
     Column("certified_until", BigInteger, nullable=False),
+    Column("reference_method", Boolean, nullable=False, default=False),  # a verifier's designation
     Column("last_sequence", BigInteger),
     Column("last_timestamp", BigInteger),
     Column("history", Text, nullable=False, default=""),
@@ -149,6 +154,23 @@ batches = Table(
 )
 Index("ix_oracle_batches_status", batches.c.status)
 
+# Each reading of a sensor measured against a co-located reference station when its hour was
+# finalized (oracle.accuracy): one row per reading and quantity, written once, never updated.
+accuracy = Table(
+    "oracle_accuracy",
+    metadata,
+    Column("reading_id", BigInteger, ForeignKey("oracle_readings.id"), primary_key=True),
+    Column("quantity", String(32), primary_key=True),
+    Column("device", String(42), nullable=False),
+    Column("reference_device", String(42), nullable=False),
+    Column("hour", BigInteger, nullable=False),
+    Column("measured", Float, nullable=False),
+    Column("reference_value", Float, nullable=False),  # median of the reference's values that hour
+    Column("distance_m", Integer, nullable=False),
+    Column("accuracy", Float, nullable=False),  # percent, 0-100
+)
+Index("ix_oracle_accuracy_device", accuracy.c.device, accuracy.c.hour)
+
 # Operator signatures of batch digests under an m-of-n quorum (oracle.cosign): this operator's own
 # (``own``; ``published`` once the broker has it) and every other operator's that verified. A
 # signature over a digest other than this operator's own is kept as evidence and never counted.
@@ -169,6 +191,20 @@ MAX_KEPT_PAYLOAD = 16_384
 
 def default_url(state_dir: str) -> str:
     return f"sqlite:///{state_dir}/oracle.db"
+
+
+def database_url(option: str | None = None) -> str:
+    """``option``, else ORACLE_DATABASE_URL, else the embedded SQLite file in the state folder."""
+    return option or os.environ.get("ORACLE_DATABASE_URL") or default_url(str(get_settings().state_dir))
+
+
+def existing_database_url(option: str | None = None) -> str | None:
+    """The store's URL as ``database_url`` finds it, or None when that is the embedded SQLite file
+    and it does not exist (a reader must not create an empty store)."""
+    url = database_url(option)
+    if option or os.environ.get("ORACLE_DATABASE_URL"):
+        return url
+    return url if (get_settings().state_dir / "oracle.db").is_file() else None
 
 
 def open_engine(url: str) -> Engine:

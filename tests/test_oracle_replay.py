@@ -26,7 +26,7 @@ CARBONIX = Path(sys.executable).parent / "carbonix"
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 DUSTBOY = DATA / "dustboy-sakon-4473" / "dustboy_4473_hourly.csv"
 AIRBKK = DATA / "airbkk-bangkok-raw-hourly" / "airbkk_pm25_hourly_2024_2025_JanApr.csv"
-SUMMARY_KEYS = {"rows_in", "accepted", "rejected", "grades", "seconds", "rows_per_second"}
+SUMMARY_KEYS = {"rows_in", "accepted", "rejected", "grades", "seconds", "rows_per_second", "accuracy"}
 AIR4THAI_HEADER = "station_id,lat,lon,DATETIMEDATA,PM25,PM10,O3,CO,NO2,SO2,WS,TEMP,RH,WD"
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from eth_account import Account
+from web3 import Web3
 
 from carbonix.config import Settings
 from carbonix.context import account, open_sensors
@@ -18,6 +19,7 @@ from carbonix.deployments import Deployment
 from carbonix.exceptions import CarbonixValueError, ContractRevertError
 from carbonix.sensors import Sensors
 from carbonix.tgo import CertificationStore, OrgCertification, ProjectCertification, publish
+from oracle.devices import ChainDirectory
 
 CARBONIX = Path(sys.executable).parent / "carbonix"
 PROJECT = "TH-TVER-SENSOR-0001"
@@ -101,3 +103,55 @@ def test_cli_unknown_sensor_is_a_clear_error(sensors: Sensors) -> None:
     )  # fmt: skip
     assert result.returncode == 1 and "no sensor" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_verifier_designates_a_reference_station(sensors: Sensors, chains: Settings) -> None:
+    owner, verifier = account("4", settings=chains), account("verifier", settings=chains)
+    device = Account.create().address
+    sensors.register(owner, device, "pm25", None, 13.729852, 100.536501, "PCD 50t Chulalongkorn Hospital")
+    now = int(sensors.ledger.w3.eth.get_block("latest")["timestamp"])
+    sensors.approve(verifier, device, "PCD analyser certificate 50t", now + 365 * 86400)
+    assert sensors.show(device)["reference_method"] is False
+    with pytest.raises(ContractRevertError) as exc:  # an owner cannot make its sensor the yardstick
+        sensors.set_reference(owner, device, True, "PCD station list")
+    assert exc.value.name == "AccessControlUnauthorizedAccount"
+    with pytest.raises(CarbonixValueError, match="evidence"):
+        sensors.set_reference(verifier, device, True, "  ")
+    with pytest.raises(ContractRevertError) as exc:
+        sensors.set_reference(verifier, Account.create().address, True, "PCD station list")
+    assert exc.value.name == "SensorUnknown"
+    receipt = sensors.set_reference(verifier, device, True, "PCD station list 2026: 50t")
+    (event,) = sensors.contract.events.SensorReferenceMethodSet().process_receipt(receipt)
+    assert event["args"]["referenceMethod"] is True
+    assert bytes(event["args"]["evidenceHash"]) == bytes(Web3.keccak(text="PCD station list 2026: 50t"))
+    info = sensors.show(device)
+    assert info["reference_method"] is True and info["active"] is True
+    assert info["project_key"] == "0x" + "00" * 32  # the new field did not shift the project
+
+    # The oracle's view of the device follows the chain (read afresh with refresh 0).
+    directory = ChainDirectory(sensors, refresh_seconds=0)
+    record = directory.lookup(device)
+    assert record is not None and record.reference_method is True
+    assert (record.latitude, record.longitude) == (13.729852, 100.536501)
+    sensors.revoke(verifier, device, "analyser replaced")  # a revocation clears the designation
+    assert sensors.show(device)["reference_method"] is False
+    assert directory.lookup(device).reference_method is False  # type: ignore[union-attr]
+
+
+def test_cli_reference_by_a_non_verifier_is_a_clear_error(sensors: Sensors) -> None:
+    device = Account.create().address
+    owner = account("4")
+    sensors.register(owner, device, "pm25", None, 13.7, 100.5, "")
+    result = subprocess.run(
+        [str(CARBONIX), "sensors", "reference", device, "--evidence", "mine", "--as", "4"],
+        capture_output=True, text=True, env=os.environ.copy(), timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 1 and "AccessControlUnauthorizedAccount" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert sensors.show(device)["reference_method"] is False
+    ok = subprocess.run(
+        [str(CARBONIX), "sensors", "reference", device, "--evidence", "PCD list"],
+        capture_output=True, text=True, env=os.environ.copy(), timeout=120,
+    )  # fmt: skip
+    assert ok.returncode == 0, ok.stderr
+    assert sensors.show(device)["reference_method"] is True

@@ -11,7 +11,7 @@ from typing import Any, ParamSpec, TypeVar
 import typer
 from rich.console import Console
 
-from carbonix.exceptions import CarbonixError
+from carbonix.exceptions import CarbonixError, CarbonixValueError
 
 console = Console()
 err_console = Console(stderr=True)
@@ -53,3 +53,21 @@ def tx_line(label: str, receipt: Any) -> None:
         f"[green]✓[/] {label}  tx [cyan]{receipt['transactionHash'].to_0x_hex()}[/]"
         f"  block {receipt['blockNumber']}  gas {receipt['gasUsed']:,}"
     )
+
+
+def station_locations(values: list[str] | None) -> dict[str, tuple[float, float]]:
+    """``--locate STATION=LAT,LON`` options as a map; a clear error for anything else."""
+    out: dict[str, tuple[float, float]] = {}
+    for text in values or []:
+        station, sep, place = text.partition("=")
+        lat_text, comma, lon_text = place.partition(",")
+        try:
+            lat, lon = float(lat_text), float(lon_text)
+        except ValueError:
+            lat = lon = float("nan")
+        if not sep or not comma or not station.strip() or not (-90 <= lat <= 90 and -180 <= lon <= 180):
+            raise CarbonixValueError(
+                f"--locate {text!r}: expected STATION=LAT,LON in degrees, e.g. 139=13.7299,100.5365"
+            )
+        out[station.strip()] = (lat, lon)
+    return out

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import signal
 import threading
 from pathlib import Path
+from typing import Any
 
 import typer
 from sqlalchemy import and_, func, select
 
-from carbonix.commands._common import console, handle_errors, print_json
+from carbonix.commands._common import console, handle_errors, print_json, station_locations
 from carbonix.config import get_settings
 from carbonix.context import account, open_sensors
 from carbonix.exceptions import CarbonixValueError
-from oracle import store
+from carbonix.ledger import wallet_address
+from oracle import accuracy, store
 from oracle.broker import ensure_broker, mqtt_url
 from oracle.daemon import Committer, DaemonConfig, OracleDaemon
 from oracle.datasets import FORMATS, detect_format
@@ -30,14 +31,9 @@ from oracle.replay import replay as run_replay
 app = typer.Typer(no_args_is_help=True, help="The sensor oracle: MQTT ingest, grading, batches, proofs.")
 
 
-def database_url(option: str | None) -> str:
-    """``--database``, else ORACLE_DATABASE_URL, else the embedded SQLite file in the state folder."""
-    return option or os.environ.get("ORACLE_DATABASE_URL") or store.default_url(str(get_settings().state_dir))
-
-
 def open_store(option: str | None):  # type: ignore[no-untyped-def]
     get_settings().state_dir.mkdir(parents=True, exist_ok=True)
-    return store.open_engine(database_url(option))
+    return store.open_engine(store.database_url(option))
 
 
 def grade_option(value: str) -> str:
@@ -47,6 +43,7 @@ def grade_option(value: str) -> str:
     return letter
 
 
+LOCATE = typer.Option(None, "--locate", help="STATION=LAT,LON: place a station the file does not (repeatable).")
 DATABASE = typer.Option(None, "--database", help="SQLAlchemy URL (default ORACLE_DATABASE_URL or .state/oracle.db).")
 
 
@@ -148,14 +145,16 @@ def replay(
     file: Path = typer.Argument(..., help="Dataset CSV (Air4Thai, DustBoy, AirBKK)."),
     fmt: str = typer.Option(None, "--format", help="|".join(FORMATS) + " (default: from the header)."),
     database: str = typer.Option(None, "--database", help="Keep the graded readings here (default: in memory)."),
+    locate: list[str] = LOCATE,
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Run a dataset through verification and grading without MQTT and summarize the outcome."""
     fmt = fmt or detect_format(file)
     if fmt not in FORMATS:
         raise CarbonixValueError(f"--format must be one of {', '.join(FORMATS)}")
+    places = station_locations(locate)
     engine = store.open_engine(database) if database else None
-    summary = run_replay(file, fmt, engine)
+    summary = run_replay(file, fmt, engine, locations=places)
     if as_json:
         typer.echo(json.dumps(summary))
         return
@@ -163,6 +162,37 @@ def replay(
         f"{summary['rows_in']:,} rows: {summary['accepted']:,} accepted, rejected {summary['rejected']}, "
         f"grades {summary['grades']} in {summary['seconds']} s ({summary['rows_per_second']:,} rows/s)"
     )
+    for pair in summary["accuracy"]:
+        console.print(_accuracy_line(pair, pair["station"], pair["reference_station"]))
+
+
+def _accuracy_line(pair: dict[str, Any], station: str, reference: str) -> str:
+    return (
+        f"accuracy of {station} against reference {reference} ({pair['distance_m']} m, {pair['quantity']}): "
+        f"{pair['accuracy_percent']} % over {pair['comparisons']:,} hours, "
+        f"{pair['share_at_target']:.1%} of them at or above {pair['target_percent']} %"
+    )
+
+
+@app.command("accuracy")
+@handle_errors
+def accuracy_report(
+    device: str = typer.Option(None, "--device", help="Only this measured device."),
+    database: str = DATABASE,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Accuracy of sensors against co-located reference stations (the business plan's formula)."""
+    engine = open_store(database)
+    with engine.connect() as conn:
+        pairs = accuracy.pair_summaries(conn, None if device is None else [wallet_address(device)])
+    if as_json:
+        print_json(pairs)
+        return
+    if not pairs:
+        console.print("no comparisons: no sensor has a reference station within "
+                      f"{accuracy.RADIUS_KM:g} km reporting in the same hours")  # fmt: skip
+    for pair in pairs:
+        console.print(_accuracy_line(pair, pair["device"], pair["reference_device"]))
 
 
 @app.command("status")

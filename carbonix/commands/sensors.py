@@ -10,7 +10,7 @@ import paho.mqtt.client as mqtt
 import typer
 
 from carbonix import enums
-from carbonix.commands._common import console, handle_errors, print_json, progress, tx_line
+from carbonix.commands._common import console, handle_errors, print_json, progress, station_locations, tx_line
 from carbonix.config import get_settings
 from carbonix.context import account, open_sensors
 from carbonix.exceptions import CarbonixValueError
@@ -65,6 +65,19 @@ def revoke(
     tx_line(f"revoked sensor {device}", open_sensors().revoke(account(who), device, reason))
 
 
+@app.command("reference")
+@handle_errors
+def reference(
+    device: str = typer.Argument(..., help="Device key address."),
+    evidence: str = typer.Option("", "--evidence", help="What the designation rests on (kept as its hash)."),
+    withdraw: bool = typer.Option(False, "--withdraw", help="Withdraw the designation instead."),
+    who: str = typer.Option("verifier", "--as", help="Verifier account."),
+) -> None:
+    """Designate a sensor a reference method that co-located sensors are measured against (verifier)."""
+    receipt = open_sensors().set_reference(account(who), device, not withdraw, evidence)
+    tx_line(f"sensor {device} is {'no longer ' if withdraw else ''}a reference method", receipt)
+
+
 @app.command("status")
 @handle_errors
 def status(
@@ -94,6 +107,8 @@ def simulate(
     per_message: int = typer.Option(1, "--readings-per-message", help="Readings per signed message (1-64)."),
     register_as: str = typer.Option(None, "--register-as", help="Register unknown stations for this owner."),
     project: str = typer.Option(None, "--project", help="Project the registered stations measure."),
+    only: str = typer.Option(None, "--stations", help="Only these station ids (comma-separated)."),
+    locate: list[str] = typer.Option(None, "--locate", help="STATION=LAT,LON: place a station the file does not."),
     broker_url: str = typer.Option(None, "--mqtt-url", help="Broker (default MQTT_URL or mqtt://127.0.0.1:1883)."),
 ) -> None:
     """Publish a real dataset as signed messages from simulated devices, at N times real time."""
@@ -102,7 +117,12 @@ def simulate(
     seed = simulator.simulator_seed(get_settings().state_dir)
     start = parse_timestamp(since, "--from") if since else None
     end = parse_timestamp(until, "--to") if until else None
-    stations, errors = simulator.load_stations(dataset, fmt, seed, start, end)
+    chosen = None if only is None else {s.strip() for s in only.split(",") if s.strip()}
+    places = station_locations(locate)
+    stations, errors = simulator.load_stations(dataset, fmt, seed, start, end, only=chosen, locations=places)
+    unknown = sorted(((chosen or set()) | set(places)) - {st.station_id for st in stations})
+    if unknown:
+        raise CarbonixValueError(f"{dataset}: no readings of station {', '.join(unknown)} in the chosen window")
     if not stations:
         raise CarbonixValueError(f"{dataset}: no readings in the chosen window")
     registered = {st.device for st in stations if sensors.contract.functions.sensor(st.device).call()[0] != ZERO}
@@ -119,6 +139,11 @@ def simulate(
             sensors.approve(verifier, station.device, f"simulated {label}", int(time.time()) + 365 * 86400)
             registered.add(station.device)
             console.print(f"registered and approved {station.station_id} as {station.device}")
+            if station.reference:
+                sensors.set_reference(
+                    verifier, station.device, True, f"{label}: a Pollution Control Department station"
+                )
+                console.print(f"  {station.station_id} is a reference station (Pollution Control Department)")
     known = [st for st in stations if st.device in registered]
     for station in stations:
         if station.device not in registered:

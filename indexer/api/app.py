@@ -21,6 +21,7 @@ from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from carbonix.config import Settings
+from carbonix.sql import open_sql_engine
 from indexer import db
 from indexer.api.chain import ChainAccess
 from indexer.api.exceptions import ChainUnavailableError
@@ -30,7 +31,8 @@ from indexer.api.ratelimit import RateLimiter
 from indexer.api.routes import credits, data, market, registry, settlement, system
 from indexer.api.schemas import ErrorPublic, ValidationErrorPublic
 from indexer.api.settings import ApiSettings
-from indexer.api.state import ApiState, BookFastPath, IndexView, RenderCache
+from indexer.api.state import ApiState, BookFastPath, IndexView, OracleStore, RenderCache
+from oracle import store
 
 log = logging.getLogger("carbonix.api")
 
@@ -59,7 +61,11 @@ def _version() -> str:
 
 def read_only_engine(url: str | None = None) -> Engine:
     """An engine on the indexer database whose every connection refuses writes."""
-    engine = db.open_engine(url, migrate=False)
+    return read_only(db.open_engine(url, migrate=False))
+
+
+def read_only(engine: Engine) -> Engine:
+    """``engine`` with every connection refusing writes."""
     sqlite = engine.dialect.name == "sqlite"
 
     @event.listens_for(engine, "connect")
@@ -82,15 +88,19 @@ def create_app(
     chain_settings: Settings | None = None,
     engine: Engine | None = None,
     migrate: bool = False,
+    oracle_database_url: str | None = None,
 ) -> FastAPI:
     """The API on the indexer database at ``database_url`` (default INDEXER_DATABASE_URL, else the
-    SQLite file in the state folder); ``migrate`` first brings its schema to head (a write)."""
+    SQLite file in the state folder); ``migrate`` first brings its schema to head (a write). The
+    oracle's store (``oracle_database_url``, else ORACLE_DATABASE_URL, else its SQLite file in the
+    state folder if there is one) is read for the accuracy of sensors against reference stations."""
     settings = settings or ApiSettings()
     if engine is None:
         url = db.database_url(database_url)
         if migrate:
             db.open_engine(url).dispose()
         engine = read_only_engine(url)
+    oracle_url = store.existing_database_url(oracle_database_url)
     metrics = ApiMetrics()
     limiter = RateLimiter(settings.rate_limit_per_minute, settings.burst, settings.rate_limit_clients)
     state = ApiState(
@@ -101,6 +111,7 @@ def create_app(
         metrics=metrics,
         index=IndexView(engine, settings.cursor_ttl_seconds),
         books=RenderCache(settings.book_cache_size),
+        oracle=None if oracle_url is None else OracleStore(read_only(open_sql_engine(oracle_url))),
     )
     metrics.watch_cursors(state.index.read)
 
@@ -108,6 +119,8 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
         engine.dispose()
+        if state.oracle is not None:
+            state.oracle.engine.dispose()
 
     app = FastAPI(
         title="CarboniX API",

@@ -19,6 +19,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from carbonix import enums
 from carbonix.orderbook import parse_period
+from oracle import accuracy
 
 ADDRESS_PATTERN = r"^0x[0-9a-fA-F]{40}$"
 U256_PATTERN = r"^0x[0-9a-fA-F]{1,64}$"
@@ -230,6 +231,12 @@ OptTradeRole = Annotated[str | None, *_enum_alias("TradeRole")]
 OptPurpose = Annotated[str | None, *_enum_alias("RetirementPurpose")]
 OptFlow = Annotated[str | None, *_enum_alias("Flow")]
 OptClassification = Annotated[str | None, *_enum_alias("Classification")]
+ACCURACY_QUANTITIES = accuracy.QUANTITIES
+OptAccuracyQuantity = Annotated[
+    str | None,
+    BeforeValidator(_given(lambda v: v if v in ACCURACY_QUANTITIES else _refuse(v, ", ".join(ACCURACY_QUANTITIES)))),
+    _enum_schema(ACCURACY_QUANTITIES),
+]
 HISTORY_KINDS = ("trade", "retirement")
 OptHistoryKind = Annotated[
     str | None,
@@ -331,6 +338,13 @@ class QualityQuery(Page):
     participant: OptAddress = None
     project: OptProject = None
     flow: OptFlow = None
+
+
+class AccuracyQuery(Page):
+    participant: OptAddress = Field(None, description="Owner of the measured sensors.")
+    project: OptProject = None
+    device: OptAddress = Field(None, description="The measured sensor.")
+    quantity: OptAccuracyQuantity = None
 
 
 class SettlementsQuery(Page):

@@ -479,6 +479,21 @@ class EmissionSeriesPublic(Public):
     count: int
 
 
+class AccuracyPublic(Public):
+    """Readings measured against a co-located reference station: accuracy = (1 - |measured -
+    reference| / reference) x 100 %, bounded to 0-100 (the business plan, section 8.3.1)."""
+
+    comparisons: int = Field(description="Readings and quantities compared with a reference station.")
+    accuracy_percent: float = Field(description="The accuracy rate: the mean of the comparisons.")
+    lowest_percent: float
+    highest_percent: float
+    share_at_target: float = Field(description="Share of comparisons at or above target_percent.")
+    target_percent: float = Field(description="The plan's floor for the first phase (85 %).")
+    meets_target: bool = Field(description="accuracy_percent >= target_percent.")
+    first_hour: Time
+    last_hour: Time
+
+
 class QualityPublic(Public):
     participant: str | None
     project_key: str | None
@@ -489,11 +504,36 @@ class QualityPublic(Public):
     grades: Grades
     shares: GradeShares | None = Field(description="Share of graded readings per grade; null if none.")
     mean_quality_score: float | None = Field(description="Batch scores weighted by their reading counts.")
+    accuracy: AccuracyPublic | None = Field(
+        description="Against co-located reference stations, from the oracle's store; null where no sensor "
+        "has a reference within reach, or without an oracle store (accuracy_available)."
+    )
 
 
 class DataQualityPublic(Public):
     total: QualityPublic
     data: list[QualityPublic] = Field(description="Per participant and project.")
+    count: int
+    accuracy_available: bool = Field(description="Whether this API reads an oracle store for accuracy.")
+
+
+class AccuracyPairPublic(Public):
+    device: str = Field(description="The measured sensor.")
+    device_label: str | None = Field(description="Its label in the SensorRegistry, once indexed.")
+    reference_device: str = Field(description="The reference station (a verifier's designation).")
+    reference_label: str | None
+    quantity: str
+    distance_m: int
+    participant: str = Field(description="Owner of the measured sensor.")
+    project_key: str
+    result: AccuracyPublic
+
+
+class AccuracyPairsPublic(Public):
+    available: bool = Field(description="False when this API reads no oracle store (ORACLE_DATABASE_URL).")
+    radius_km: float = Field(description="A reference station counts within this distance.")
+    target_percent: float
+    data: list[AccuracyPairPublic]
     count: int
 
 
@@ -593,9 +633,15 @@ class HealthPublic(Public):
 
 class TransactionEventPublic(Public):
     log_index: int
-    contract: str
-    event: str
-    args: dict[str, Any]
+    contract: str = Field(description="The deployment's contract that emitted it (CarbonCredits, Exchange, ...).")
+    event: str = Field(description="The event's name in the contract's ABI (CreditsRetired, Traded, ...).")
+    args: dict[str, Any] = Field(
+        description="The decoded arguments by their ABI names. Enum arguments by their snake_case member "
+        'names (takerSide "buy", projectType "forestry"), as the ABI in the deployment manifest types them '
+        "(integer indexes only if the API has no manifest). Integers are exact: a JSON number below 2^53 in "
+        "magnitude, a decimal string from 2^53 on (uint256 ids and amounts). Addresses are EIP-55 checksums, "
+        "bytes 0x hex; an indexed string, bytes, array or struct is the 0x keccak hash the log holds."
+    )
 
 
 class TransactionPublic(Public):

@@ -18,7 +18,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 
 from anyio import to_thread
-from sqlalchemy import Engine
+from sqlalchemy import Engine, inspect
 from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -64,6 +64,26 @@ class IndexView:
             self._refreshing = asyncio.ensure_future(self._refresh())
         views = self._views or []
         return tuple((v.chain_id, v.block_number, v.block_hash) for v in views), views
+
+
+class OracleStore:
+    """The oracle's own database, read-only, for what the chain does not carry (the accuracy of
+    sensors against reference stations). Its tables may appear after the API started (the oracle
+    creates them): until they exist, ``ready()`` is False, asked again at most every 10 s."""
+
+    RECHECK_SECONDS = 10.0
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._ready = False
+        self._checked = -float("inf")
+
+    def ready(self) -> bool:
+        if not self._ready and time.monotonic() - self._checked > self.RECHECK_SECONDS:
+            self._checked = time.monotonic()
+            tables = inspect(self.engine)
+            self._ready = tables.has_table("oracle_accuracy") and tables.has_table("oracle_devices")
+        return self._ready
 
 
 @dataclass
@@ -122,6 +142,7 @@ class ApiState:
     metrics: ApiMetrics
     index: IndexView
     books: RenderCache
+    oracle: OracleStore | None = None
 
 
 BOOK_PATH = re.compile(r"/v1/markets/([1-9][0-9]{0,9})/book")

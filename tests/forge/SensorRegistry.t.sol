@@ -102,6 +102,41 @@ contract SensorRegistryTest is SystemTest {
         sensors.setStatus(eve, ISensorRegistry.SensorStatus.Offline);
     }
 
+    function test_setReferenceMethod_verifierOnly_clearedByRevocation() public {
+        bytes32 listing = keccak256("PCD Air4Thai station list 2026: 50t Chulalongkorn Hospital");
+        _registerDevice(alice, device);
+        vm.expectRevert(
+            abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, alice, Roles.VERIFIER)
+        );
+        vm.prank(alice); // an owner cannot make its own sensor the yardstick for others
+        sensors.setReferenceMethod(device, true, listing);
+        vm.expectRevert(abi.encodeWithSelector(ISensorRegistry.SensorUnknown.selector, eve));
+        vm.prank(verifier);
+        sensors.setReferenceMethod(eve, true, listing);
+
+        vm.expectEmit(address(sensors));
+        emit ISensorRegistry.SensorReferenceMethodSet(device, verifier, true, listing);
+        vm.prank(verifier);
+        sensors.setReferenceMethod(device, true, listing);
+        ISensorRegistry.Sensor memory s = sensors.sensor(device);
+        vm.assertTrue(s.referenceMethod);
+        vm.assertEq(s.projectKey, pAdd); // packed beside the approval: the project is untouched
+        vm.assertEq(s.owner, alice);
+
+        vm.prank(verifier);
+        sensors.setReferenceMethod(device, false, bytes32(0));
+        vm.assertFalse(sensors.sensor(device).referenceMethod);
+
+        _approve(device, NOW + 365 days);
+        vm.prank(verifier);
+        sensors.setReferenceMethod(device, true, listing);
+        vm.prank(verifier);
+        sensors.revokeSensor(device, "analyser replaced");
+        vm.assertFalse(sensors.sensor(device).referenceMethod); // a new approval needs a new designation
+        _approve(device, NOW + 365 days);
+        vm.assertFalse(sensors.sensor(device).referenceMethod);
+    }
+
     function test_fuzz_isActive(bool approved, uint8 status, uint40 until, uint40 at) public {
         status = uint8(bound(status, 0, 2));
         until = uint40(bound(until, NOW + 1, NOW + 3650 days));

@@ -1,19 +1,22 @@
 """The emission data log: committed batches, series per participant and project with the grade
-histogram, and data quality (the share of readings per grade)."""
+histogram, and data quality (the share of readings per grade; the accuracy of sensors against
+co-located reference stations, which the oracle's store holds and the chain does not)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from sqlalchemy import select
+from sqlalchemy import Engine, func, select
 
 from indexer import models as m
 from indexer import queries as q
 from indexer.api import convert
 from indexer.api import schemas as s
-from indexer.api.deps import SessionDep
-from indexer.api.params import EmissionsQuery, QualityQuery, SeriesQuery, project_key
+from indexer.api.deps import SessionDep, StateDep
+from indexer.api.params import AccuracyQuery, EmissionsQuery, QualityQuery, SeriesQuery, project_key
+from indexer.api.state import ApiState
+from oracle import accuracy, store
 
 router = APIRouter()
 
@@ -80,7 +83,42 @@ def emission_series(db: SessionDep, query: Annotated[SeriesQuery, Query()]) -> s
     )
 
 
-def _quality(row: Any, project_id: str | None, participant: str | None, key: str | None) -> s.QualityPublic:
+def _accuracy(row: Any) -> s.AccuracyPublic | None:
+    if row is None or not row.comparisons:
+        return None
+    mean = round(float(row.mean), 2)
+    return s.AccuracyPublic(
+        comparisons=int(row.comparisons),
+        accuracy_percent=mean,
+        lowest_percent=round(float(row.lowest), 2),
+        highest_percent=round(float(row.highest), 2),
+        share_at_target=round(int(row.at_target) / int(row.comparisons), 6),
+        target_percent=accuracy.TARGET_PERCENT,
+        meets_target=mean >= accuracy.TARGET_PERCENT,
+        first_hour=s.time(int(row.first_hour)),
+        last_hour=s.time(int(row.last_hour)),
+    )
+
+
+def _accuracy_where(participant: str | None, key: str | None, device: str | None = None) -> list[Any]:
+    a, d = store.accuracy.c, store.devices.c
+    where: list[Any] = []
+    if participant is not None:
+        where.append(func.lower(d.owner) == participant.lower())
+    if key is not None:
+        where.append(d.project_key == key)
+    if device is not None:
+        where.append(func.lower(a.device) == device.lower())
+    return where
+
+
+def _oracle(state: ApiState) -> Engine | None:
+    return state.oracle.engine if state.oracle is not None and state.oracle.ready() else None
+
+
+def _quality(
+    row: Any, project_id: str | None, participant: str | None, key: str | None, measured: Any = None
+) -> s.QualityPublic:
     counts = [int(getattr(row, g) or 0) for g in q.GRADES]
     graded = sum(counts)
     readings = int(row.readings or 0)
@@ -96,19 +134,85 @@ def _quality(row: Any, project_id: str | None, participant: str | None, key: str
         if graded == 0
         else s.GradeShares(**{letter: round(c / graded, 6) for letter, c in zip("abcdef", counts, strict=True)}),
         mean_quality_score=None if readings == 0 else round(int(row.score_weight or 0) / readings, 4),
+        accuracy=_accuracy(measured),
     )
 
 
 @router.get("/data-quality", response_model=s.DataQualityPublic, tags=["data log"])
-def data_quality(db: SessionDep, query: Annotated[QualityQuery, Query()]) -> s.DataQualityPublic:
+def data_quality(db: SessionDep, state: StateDep, query: Annotated[QualityQuery, Query()]) -> s.DataQualityPublic:
     """The share of readings per grade A-F from the committed batches' histograms, per participant
-    and project, and over everything the filters select."""
-    where, _ = _where(query)
+    and project, and over everything the filters select; beside it, where a sensor has a co-located
+    reference station, its accuracy rate (the oracle's store; ``flow`` does not apply to it)."""
+    where, key = _where(query)
     rows, count = q.paged(db, q.quality_select(where), query.limit, query.offset)
     ids = q.project_ids(db, {r.project_key for r in rows})
     total = q.quality_total(db, where)
+    oracle = _oracle(state)
+    measured: dict[tuple[str, str], Any] = {}
+    overall = None
+    if oracle is not None:
+        d = store.devices.c
+        filters = _accuracy_where(query.participant, key)
+        with oracle.connect() as conn:
+            overall = conn.execute(accuracy.summary_select((), filters)).first()
+            for r in conn.execute(accuracy.summary_select((d.owner, d.project_key), filters)):
+                measured[(r.owner.lower(), r.project_key.lower())] = r
     return s.DataQualityPublic(
-        total=_quality(total, None, None, None),
-        data=[_quality(r, ids.get(r.project_key), r.participant, r.project_key) for r in rows],
+        total=_quality(total, None, None, None, overall),
+        data=[
+            _quality(
+                r,
+                ids.get(r.project_key),
+                r.participant,
+                r.project_key,
+                measured.get((r.participant.lower(), r.project_key.lower())),
+            )
+            for r in rows
+        ],
         count=count,
+        accuracy_available=oracle is not None,
     )
+
+
+@router.get("/data-quality/accuracy", response_model=s.AccuracyPairsPublic, tags=["data log"])
+def data_accuracy(db: SessionDep, state: StateDep, query: Annotated[AccuracyQuery, Query()]) -> s.AccuracyPairsPublic:
+    """Each sensor against its co-located reference station (a sensor a verifier designated a
+    reference method, within ``radius_km``), per quantity: accuracy = (1 - |measured - reference| /
+    reference) x 100 %, bounded to 0-100, averaged over the hours both reported."""
+    oracle = _oracle(state)
+    empty = s.AccuracyPairsPublic(
+        available=oracle is not None,
+        radius_km=accuracy.RADIUS_KM,
+        target_percent=accuracy.TARGET_PERCENT,
+        data=[],
+        count=0,
+    )
+    if oracle is None:
+        return empty
+    a, d = store.accuracy.c, store.devices.c
+    key = None if query.project is None else project_key(query.project)
+    where = _accuracy_where(query.participant, key, query.device)
+    if query.quantity is not None:
+        where.append(a.quantity == query.quantity)
+    by = (a.device, a.reference_device, a.quantity, d.owner, d.project_key)
+    grouped = accuracy.summary_select(by, where)
+    with oracle.connect() as conn:
+        count = conn.execute(select(func.count()).select_from(grouped.subquery())).scalar_one()
+        rows = conn.execute(grouped.limit(query.limit).offset(query.offset)).all()
+    labels = q.sensor_labels(db, {r.device for r in rows} | {r.reference_device for r in rows})
+    empty.data = [
+        s.AccuracyPairPublic(
+            device=r.device,
+            device_label=labels.get(r.device.lower()),
+            reference_device=r.reference_device,
+            reference_label=labels.get(r.reference_device.lower()),
+            quantity=r.quantity,
+            distance_m=int(r.distance_m),
+            participant=r.owner,
+            project_key=r.project_key,
+            result=_accuracy(r),  # type: ignore[arg-type]  # a group has at least one comparison
+        )
+        for r in rows
+    ]
+    empty.count = count
+    return empty
