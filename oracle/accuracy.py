@@ -7,16 +7,16 @@ Control Department station, and sets the platform's floor at 85 % (target 90 %):
 
 Here the standard is a *reference method*: a sensor a verifier designated so on-chain
 (``SensorRegistry.setReferenceMethod``). When a clock hour is finalized, every reading of a sensor
-that is not a reference gets one comparison per quantity for which a reference sensor within
-``RADIUS_KM`` reported in the same hour:
+that is not a reference gets one comparison per quantity of ``QUANTITIES`` (pollutants and
+greenhouse gases) for which a reference sensor within ``RADIUS_KM`` reported in the same hour:
 
 - the reference value is the median of the reference's plausible, non-suspect values of that hour
   (a stuck or implausible reference is no yardstick); with several references in range, the
   nearest one counts (ties: the lower address);
 - the measured value must be plausible (``grading.PLAUSIBLE``): a sentinel such as -1 is a missing
   value, which the grade already records, not a measurement to score;
-- a reference value below the quantity's noise floor (``grading.SPATIAL_FLOOR``, e.g. 5 ug/m3 of
-  PM2.5) is skipped: a relative error against almost nothing says nothing;
+- a reference value below the quantity's noise floor (``FLOOR``, the spatial check's, e.g. 5 ug/m3
+  of PM2.5) is skipped: a relative error against almost nothing says nothing;
 - a result below 0 % (a reading more than twice the reference) counts as 0 %, so that a single
   wild hour cannot pull a mean below zero.
 
@@ -36,7 +36,9 @@ from oracle import grading, store
 
 RADIUS_KM = 2.0  # co-located: within 2 km (PCD 50t and BMA Lumpini Park are 0.94 km apart)
 TARGET_PERCENT = 85.0  # the plan's floor for the first phase; 90 % is its next target
-QUANTITIES = tuple(grading.SPATIAL_FLOOR)
+# What a reference station measures for compliance: pollutants and greenhouse gases (not weather).
+QUANTITIES = ("pm25", "pm10", "o3", "co", "no2", "so2", "co2", "ch4")
+FLOOR = {q: float(grading.SPATIAL_FLOOR[q]) for q in QUANTITIES}
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,7 @@ def compare_hour(group: Sequence[HourReading], radius_km: float = RADIUS_KM) -> 
             continue
         places[item.device] = (item.latitude, item.longitude)
         for q, v in item.values.items():
-            if q in grading.SPATIAL_FLOOR and q not in item.suspect and _plausible(q, v):
+            if q in FLOOR and q not in item.suspect and _plausible(q, v):
                 standards.setdefault(item.device, {}).setdefault(q, []).append(v)
     if not standards:
         return []
@@ -110,14 +112,14 @@ def compare_hour(group: Sequence[HourReading], radius_km: float = RADIUS_KM) -> 
             near = nearest[item.device] = [(km, d) for km, d in near if km <= radius_km]
         for q in sorted(item.values):
             value = item.values[q]
-            if q not in grading.SPATIAL_FLOOR or not _plausible(q, value):
+            if q not in FLOOR or not _plausible(q, value):
                 continue
             found = next(((km, d) for km, d in near if q in typical[d]), None)
             if found is None:
                 continue
             km, ref = found
             standard = typical[ref][q]
-            if standard < grading.SPATIAL_FLOOR[q]:
+            if standard < FLOOR[q]:
                 continue
             out.append(
                 Comparison(
@@ -128,7 +130,7 @@ def compare_hour(group: Sequence[HourReading], radius_km: float = RADIUS_KM) -> 
                     measured=value,
                     reference_value=standard,
                     distance_m=round(km * 1000),
-                    accuracy=round(accuracy_percent(value, standard), 4),
+                    accuracy=accuracy_percent(value, standard),
                 )
             )
     return out
@@ -173,7 +175,7 @@ def pair_summaries(conn: Connection, devices: Sequence[str] | None = None) -> li
             "accuracy_percent": round(float(r.mean), 2),
             "lowest_percent": round(float(r.lowest), 2),
             "highest_percent": round(float(r.highest), 2),
-            "share_at_target": round(int(r.at_target) / int(r.comparisons), 4),
+            "share_at_target": round(int(r.at_target) / int(r.comparisons), 6),
             "target_percent": TARGET_PERCENT,
         }
         for r in rows

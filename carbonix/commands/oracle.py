@@ -163,7 +163,7 @@ def replay(
         f"grades {summary['grades']} in {summary['seconds']} s ({summary['rows_per_second']:,} rows/s)"
     )
     for pair in summary["accuracy"]:
-        console.print(_accuracy_line(pair, pair["station"], pair["reference_station"]))
+        console.print(_accuracy_line(pair, pair["station"], pair["reference_station"]), soft_wrap=True, highlight=False)
 
 
 def _accuracy_line(pair: dict[str, Any], station: str, reference: str) -> str:
@@ -192,7 +192,7 @@ def accuracy_report(
         console.print("no comparisons: no sensor has a reference station within "
                       f"{accuracy.RADIUS_KM:g} km reporting in the same hours")  # fmt: skip
     for pair in pairs:
-        console.print(_accuracy_line(pair, pair["device"], pair["reference_device"]))
+        console.print(_accuracy_line(pair, pair["device"], pair["reference_device"]), soft_wrap=True, highlight=False)
 
 
 @app.command("status")
