@@ -29,7 +29,7 @@ export UV_PYTHON_DOWNLOADS := never
 help:
 	@echo "make setup       install npm packages (solc, anvil, forge, OpenZeppelin) and the Python env"
 	@echo "make compile     ape compile (npm solc through toolchain/solc-shim.js)"
-	@echo "make up | down   start / stop the local L1 and L2 (carbonix chain up|down)"
+	@echo "make up | down   start / stop the local L1 and L2 (carbonix chain up|down); down also make demo's chains, indexer and API"
 	@echo "make deploy      deploy to the local chains (carbonix deploy)"
 	@echo "make test | lint | demo | bench | demo-check"
 
@@ -71,8 +71,10 @@ compile: setup
 up: setup
 	$(VENV)/carbonix chain up
 
+# The chains of `make up`, and the demo's services (indexer, API) and chains.
 down:
 	$(VENV)/carbonix chain down
+	CARBONIX_STATE_DIR=$(CURDIR)/.state/demo $(VENV)/carbonix chain down
 
 deploy: setup
 	$(VENV)/carbonix deploy

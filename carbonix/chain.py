@@ -169,12 +169,12 @@ def stop(chain: Chain, timeout: float = 30.0) -> bool:
     if pid is not None and was_running:
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        while _alive(pid) and time.monotonic() < deadline:
+        while alive(pid) and time.monotonic() < deadline:
             time.sleep(0.05)
-        if _alive(pid):
+        if alive(pid):
             os.kill(pid, signal.SIGKILL)
             deadline = time.monotonic() + 5
-            while _alive(pid) and time.monotonic() < deadline:
+            while alive(pid) and time.monotonic() < deadline:
                 time.sleep(0.05)
     chain.pid_file.unlink(missing_ok=True)
     chain.run_file.unlink(missing_ok=True)
@@ -261,7 +261,8 @@ def _die_with_parent() -> None:
     ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """True while process ``pid`` runs (an exited child of ours is reaped; a zombie is dead)."""
     try:  # Reap it if it is our own child, so that it does not linger as a zombie.
         if os.waitpid(pid, os.WNOHANG)[0] == pid:
             return False
@@ -288,7 +289,7 @@ def _alive(pid: int) -> bool:
 
 def _is_anvil(pid: int) -> bool:
     """True if ``pid`` is a live anvil process (not a recycled pid of something else)."""
-    if not _alive(pid):
+    if not alive(pid):
         return False
     try:  # comm, unlike cmdline, stays readable while the process exits and holds its port.
         return Path(f"/proc/{pid}/comm").read_text().strip() == "anvil"

@@ -16,7 +16,6 @@ also asserts every outcome against the chain and exits non-zero on any differenc
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import json
 import os
@@ -38,6 +37,7 @@ from carbonix.context import open_exchange, open_ledger, open_settlement
 from carbonix.deployments import local_account, manifest_path
 from carbonix.exceptions import CarbonixError
 from carbonix.orderbook import period_label
+from carbonix.services import start_service
 from carbonix.tgo import parse_timestamp
 from oracle import simulator
 from oracle.broker import ensure_broker, parse_url
@@ -648,7 +648,7 @@ class Scenario:
         if hasattr(self, "api_url"):
             console.print(f"  REST API (docs)       {self.api_url}/docs   indexer: {s.state_dir / 'indexer.db'}")
             console.print(f"  certificate PDF       {self.api_url}/retirements/{self.retirement_tx}/certificate.pdf")
-            console.print(f"  stop the services     kill $(cat {s.state_dir / 'services'}/*.pid)")
+            console.print(f"  stop it all           CARBONIX_STATE_DIR={s.state_dir} .venv/bin/carbonix chain down")
         console.print(
             "  try:  export CARBONIX_STATE_DIR="
             + str(s.state_dir)
@@ -660,23 +660,6 @@ class Scenario:
 
 
 API_PORT = 8000
-
-
-def start_service(state: Path, name: str, args: list[str]) -> subprocess.Popen[bytes]:
-    """Starts ``carbonix <args>`` detached, logging to ``<state>/services/<name>.log``, with a pid file."""
-    folder = state / "services"
-    folder.mkdir(parents=True, exist_ok=True)
-    pid_file = folder / f"{name}.pid"
-    if pid_file.exists():  # one left by an earlier demo on these ports
-        with contextlib.suppress(ProcessLookupError, ValueError, PermissionError):
-            os.kill(int(pid_file.read_text()), 15)
-        time.sleep(0.5)
-    process = subprocess.Popen(
-        [str(CARBONIX), *args], stdout=(folder / f"{name}.log").open("wb"), stderr=subprocess.STDOUT,
-        env=os.environ.copy(), start_new_session=True,
-    )  # fmt: skip
-    pid_file.write_text(str(process.pid))
-    return process
 
 
 def service_log(state: Path, name: str) -> str:

@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from carbonix import chain
+from carbonix import chain, services
 from carbonix.config import get_settings
 from carbonix.exceptions import ChainError
 
@@ -17,6 +17,12 @@ console = Console()
 
 L1Port = Annotated[int | None, typer.Option("--l1-port", help="L1 port [default: CARBONIX_L1_PORT or 8545]")]
 L2Port = Annotated[int | None, typer.Option("--l2-port", help="L2 port [default: CARBONIX_L2_PORT or 9545]")]
+SERVICE_OUTCOMES = {
+    "stopped": "stopped (pid {pid})",
+    "killed": "killed (pid {pid} did not exit on SIGTERM)",
+    "not_running": "was not running (stale pid file removed)",
+    "not_ours": "was not running (pid {pid} is another program now; stale pid file removed)",
+}
 
 
 @app.command()
@@ -42,8 +48,13 @@ def up(l1_port: L1Port = None, l2_port: L2Port = None) -> None:
 
 @app.command()
 def down() -> None:
-    """Stop both chains; anvil writes their state to disk as it exits."""
+    """Stop the services of the state folder (the demo's indexer and API), then both chains;
+    anvil writes their state to disk as it exits."""
     settings = get_settings()
+    with console.status("Stopping the services ..."):
+        ended = services.stop_services(settings.state_dir)
+    for service in ended:
+        console.print(f"{service.name}: {SERVICE_OUTCOMES[service.outcome].format(pid=service.pid)}")
     for spec in chain.chains(settings):
         with console.status(f"Stopping {spec.label} ..."):
             stopped = chain.stop(spec)

@@ -49,6 +49,7 @@ class ChainAccess:
         self._deployments: list[Deployment] | None = None
         self._ledger: Ledger | None = None
         self._heads: dict[int, tuple[float, int | None]] = {}
+        self._events: dict[tuple[int, str], dict[str, dict[str, dict[str, Any]]]] = {}
 
     # deployments -------------------------------------------------------------------------------
     def deployments(self) -> list[Deployment]:
@@ -74,6 +75,26 @@ class ChainAccess:
         if found is None or name not in found.names:
             return None
         return Web3.to_checksum_address(found.address(name))
+
+    def event_inputs(self, chain_id: int, contract: str, event: str) -> dict[str, dict[str, Any]] | None:
+        """The ABI inputs of ``contract``'s ``event`` in the manifest of chain ``chain_id``, by argument
+        name (their ``internalType`` says which are enums), or None when no manifest knows the event.
+        Overloads of one event name share one map (the deployment's contracts have none)."""
+        key = (chain_id, contract)
+        events = self._events.get(key)
+        if events is None:
+            try:
+                found = self.deployment(chain_id)
+            except ChainUnavailableError:
+                return None
+            if found is None or contract not in found.names:
+                return None
+            events = {}
+            for item in found.abi(contract):
+                if item.get("type") == "event":
+                    events.setdefault(item["name"], {}).update({i["name"]: i for i in item["inputs"]})
+            self._events[key] = events
+        return events.get(event)
 
     def ledger(self) -> Ledger:
         """A Ledger on the main deployment whose every RPC call times out."""

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from carbonix import enums
+from carbonix.exceptions import CarbonixValueError
 from indexer import models as m
 from indexer import queries as q
 from indexer.api import schemas as s
-from indexer.handlers import GRADE_COLUMNS
+from indexer.handlers import GRADE_COLUMNS, MAX_SAFE_JSON_INT
 
 
 def event_ref(row: Any) -> dict[str, Any]:
@@ -28,6 +31,29 @@ def certificate_links(tx_hash: str) -> dict[str, Any]:
         "certificate_pdf": f"/v1/retirements/{tx_hash}/certificate.pdf",
         "certificate_json": f"/v1/retirements/{tx_hash}/certificate.json",
     }
+
+
+def event_args(inputs: dict[str, dict[str, Any]] | None, args: dict[str, Any]) -> dict[str, Any]:
+    """An event's decoded arguments as the API shows them: every argument the ABI ``inputs`` type as
+    a Solidity enum (``internalType: "enum IExchange.Side"``, also inside arrays and tuples) by its
+    snake_case member name, every other integer of magnitude 2^53 or more as a decimal string."""
+    return {k: _arg((inputs or {}).get(k, {}), v) for k, v in args.items()}
+
+
+def _arg(param: dict[str, Any], value: Any) -> Any:
+    kind, internal = str(param.get("type", "")), str(param.get("internalType", ""))
+    if kind.endswith("]") and isinstance(value, list):  # an array: its elements are of the type without [n]
+        element = internal[: internal.rindex("[")] if internal.endswith("]") else internal
+        inner = {**param, "type": kind[: kind.rindex("[")], "internalType": element}
+        return [_arg(inner, v) for v in value]
+    if kind == "tuple" and isinstance(value, list):
+        return [_arg(c, v) for c, v in zip(param.get("components", []), value, strict=False)]
+    if not isinstance(value, int) or isinstance(value, bool):
+        return value  # strings (also the indexer's strings of large integers), bytes as hex, booleans
+    if internal.startswith("enum "):
+        with contextlib.suppress(CarbonixValueError):  # an enum the interfaces do not declare: its index
+            return enums.name(internal.removeprefix("enum ").rsplit(".", 1)[-1], value)
+    return str(value) if abs(value) >= MAX_SAFE_JSON_INT else value
 
 
 def grades(row: Any) -> s.Grades:

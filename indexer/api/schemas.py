@@ -637,7 +637,7 @@ class TransactionEventPublic(Public):
     event: str = Field(description="The event's name in the contract's ABI (CreditsRetired, Traded, ...).")
     args: dict[str, Any] = Field(
         description="The decoded arguments by their ABI names. Enum arguments by their snake_case member "
-        'names (takerSide "buy", projectType "forestry"), as the ABI in the deployment manifest types them '
+        'names (takerSide "bid", projectType "forestry"), as the ABI in the deployment manifest types them '
         "(integer indexes only if the API has no manifest). Integers are exact: a JSON number below 2^53 in "
         "magnitude, a decimal string from 2^53 on (uint256 ids and amounts). Addresses are EIP-55 checksums, "
         "bytes 0x hex; an indexed string, bytes, array or struct is the 0x keccak hash the log holds."

@@ -18,6 +18,7 @@ from indexer import models as m
 from indexer import queries as q
 from indexer.api import convert
 from indexer.api import schemas as s
+from indexer.api.chain import ChainAccess
 from indexer.api.deps import SessionDep, StateDep
 from indexer.api.exceptions import ChainUnavailableError
 from indexer.api.params import NoQuery, TxHash
@@ -121,7 +122,8 @@ def get_transaction(
 ) -> s.TransactionPublic:
     """The decoded events of a transaction on the deployment's contracts: from the index, or from
     the chain's receipt when the indexer has not reached it (a transaction that touched none of
-    the contracts has no events)."""
+    the contracts has no events). Enum arguments are shown by name, as the manifest's ABI types
+    them; integers of 2^53 or more as decimal strings."""
     rows = (
         db.execute(
             select(m.ChainEvent)
@@ -133,10 +135,7 @@ def get_transaction(
     )
     if rows:
         first = rows[0]
-        events = [
-            s.TransactionEventPublic(log_index=r.log_index, contract=r.contract, event=r.event, args=json.loads(r.args))
-            for r in rows
-        ]
+        events = [_event(state.chain, r.chain_id, r.log_index, r.contract, r.event, json.loads(r.args)) for r in rows]
         found: dict[str, Any] = {
             "source": "index",
             "chain_id": first.chain_id,
@@ -153,7 +152,7 @@ def get_transaction(
             raise HTTPException(
                 503, f"transaction {tx_hash} is not indexed and the chain is unreachable: {exc}"
             ) from None
-        events = [s.TransactionEventPublic(**e) for e in chain["events"]]
+        events = [_event(state.chain, chain["chain_id"], **e) for e in chain["events"]]
         found = {
             "source": "chain",
             "chain_id": chain["chain_id"],
@@ -164,3 +163,13 @@ def get_transaction(
     retirements = sum(1 for e in events if e.contract == "CarbonCredits" and e.event == "CreditsRetired")
     links = convert.certificate_links(tx_hash) if retirements else {"certificate_pdf": None, "certificate_json": None}
     return s.TransactionPublic(tx_hash=tx_hash, **found, events=events, retirements=retirements, **links)
+
+
+def _event(
+    chain: ChainAccess, chain_id: int, log_index: int, contract: str, event: str, args: dict[str, Any]
+) -> s.TransactionEventPublic:
+    """One event, its enum arguments named after the ABI in its chain's manifest."""
+    inputs = chain.event_inputs(chain_id, contract, event)
+    return s.TransactionEventPublic(
+        log_index=log_index, contract=contract, event=event, args=convert.event_args(inputs, args)
+    )
