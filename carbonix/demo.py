@@ -405,7 +405,9 @@ class Scenario:
             time.sleep(0.1)
         dustboy = DATA / "dustboy-sakon-4473" / "dustboy_4473_hourly.csv"
         east = DATA / "air4thai-east-raw-hourly" / "air4thai_raw_hourly_15stations_2023-12_2024-02.csv"
+        airbkk = DATA / "airbkk-bangkok-raw-hourly" / "airbkk_pm25_hourly_2024_2025_JanApr.csv"
         windows = [(dustboy, "dustboy", "2026-04-11", "2026-04-14"), (east, "air4thai", "2023-12-01", "2023-12-03")]
+        bangkok = (airbkk, "airbkk", "2024-01-08", "2024-01-11")
         self.say("The cooperative's field-edge DustBoy sensor publishes 3 days of real PM2.5, signed at the source")
         self.run(
             "sensors", "simulate", "--dataset", str(dustboy), "--from", "2026-04-11", "--to", "2026-04-14",
@@ -416,10 +418,18 @@ class Scenario:
             "sensors", "simulate", "--dataset", str(east), "--from", "2023-12-01", "--to", "2023-12-03",
             "--speed", "0", "--readings-per-message", "24", "--register-as", "4", "--mqtt-url", broker,
         )  # fmt: skip
+        self.say("In Bangkok, BMA's Lumpini Park station and PCD's Pathum Wan station (50t, 0.94 km away) report"
+                 " three days; PCD stations are reference methods, so a verifier designates it one")  # fmt: skip
+        self.run(
+            "sensors", "simulate", "--dataset", str(airbkk), "--from", bangkok[2], "--to", bangkok[3],
+            "--stations", ",".join(BANGKOK_PAIR), "--locate", f"{BANGKOK_PAIR[1]}={PCD_50T[0]},{PCD_50T[1]}",
+            "--speed", "0", "--readings-per-message", "24", "--register-as", "4", "--mqtt-url", broker,
+        )  # fmt: skip
         self.say("Forged, replayed and malformed messages are refused, each with its reason")
         self._send_bad_messages(broker, ledger)
         self.say("The daemon grades every reading A-F, seals each day into a Merkle batch and commits it")
         published = [self._window(*w) for w in windows]
+        published.append(self._window(*bangkok, pair=True))
         self._wait_for_oracle(daemon, log, sum(n for n, _ in published))
         status = json.loads(self.run("oracle", "status"))
         self.expect("readings stored", sum(status["readings_by_grade"].values()), sum(n for n, _ in published))
@@ -428,6 +438,14 @@ class Scenario:
         self.expect("every sealed batch committed", set(status["batches"]), {"committed"})
         flags = json.loads(self.run("oracle", "flags"))
         self.expect("open-burning hours flagged on the rice project", len(flags), published[0][1])
+        self.say("Lumpini's accuracy against the reference, by the business plan's formula (target 85 %)")
+        pairs = json.loads(self.run("oracle", "accuracy", "--json"))
+        self.expect("sensors measured against a reference", len(pairs), 1)
+        self.expect(
+            "hours Lumpini was compared with the PCD station", pairs[0]["comparisons"], self._paired_hours(bangkok)
+        )
+        console.print(f"  Lumpini Park: {pairs[0]['accuracy_percent']} % over {pairs[0]['comparisons']} hours "
+                      f"({pairs[0]['share_at_target']:.0%} of them at or above 85 %)")  # fmt: skip
         self.say("Anyone can prove a stored reading against the batch root on-chain")
         proof = json.loads(self.run("oracle", "prove", "1", "--json"))
         self.expect("reading 1 verified on-chain", proof["verified_on_chain"], True)
@@ -466,15 +484,26 @@ class Scenario:
         if code != 0:
             raise DemoFailure(f"the oracle daemon failed:\n{log.read_text()}")
 
-    def _window(self, path: Path, fmt: str, since: str, until: str) -> tuple[int, int]:
-        """Readings the simulator publishes for a window (stations with a location), and how many
-        of them are PM2.5 above the open-burning threshold."""
+    def _stations(self, path: Path, fmt: str, since: str, until: str, pair: bool) -> list[simulator.Station]:
         seed = simulator.simulator_seed(self.settings.state_dir)
         start, end = parse_timestamp(since, "from"), parse_timestamp(until, "to")
-        stations, _ = simulator.load_stations(path, fmt, seed, start, end)
+        only, places = (BANGKOK_PAIR, {BANGKOK_PAIR[1]: PCD_50T}) if pair else (None, None)
+        stations, _ = simulator.load_stations(path, fmt, seed, start, end, only=only, locations=places)
+        return stations
+
+    def _window(self, path: Path, fmt: str, since: str, until: str, pair: bool = False) -> tuple[int, int]:
+        """Readings the simulator publishes for a window (stations with a location), and how many
+        of them are PM2.5 above the open-burning threshold."""
+        stations = self._stations(path, fmt, since, until, pair)
         rows = [r for st in stations if st.latitude is not None for r in st.rows if r.values]
         hot = sum(1 for r in rows if r.values.get("pm25", 0) > OPEN_BURNING_PM25)
         return len(rows), hot
+
+    def _paired_hours(self, window: tuple[Path, str, str, str]) -> int:
+        """Hours of the Bangkok window in which both stations report PM2.5, the reference at least
+        at the noise floor (5 ug/m3): each is one comparison (oracle.accuracy)."""
+        low, reference = ({r.timestamp: r.values.get("pm25") for r in st.rows} for st in self._stations(*window, True))
+        return sum(1 for t, v in low.items() if v is not None and (reference.get(t) or 0) >= 5)
 
     def _send_bad_messages(self, broker: str, ledger) -> None:  # type: ignore[no-untyped-def]
         """A tampered message, a replayed sequence and a payload that is not JSON, from outside."""
@@ -621,6 +650,9 @@ class Scenario:
         trades = httpx.get(f"{self.api_url}/markets/1/trades", params={"limit": 500}, timeout=10).json()
         on_chain = open_exchange().trades(1)
         self.expect("trades served by the API", trades["count"], len(on_chain))
+        measured = httpx.get(f"{self.api_url}/data-quality/accuracy", timeout=10).json()
+        self.expect("sensors measured against a reference, served by the API", measured["count"], 1)
+        console.print(f"  [dim]accuracy against reference stations:[/] {self.api_url}/data-quality/accuracy")
         self.say("A retirement certificate as PDF, with a QR code of its transaction")
         pdf = httpx.get(f"{self.api_url}/retirements/{self.retirement_tx}/certificate.pdf", timeout=30)
         self.expect("certificate PDF", (pdf.status_code, pdf.content[:5]), (200, b"%PDF-"))
@@ -660,6 +692,10 @@ class Scenario:
 
 
 API_PORT = 8000
+# BMA's Lumpini Park station and PCD's Pathum Wan station in the AirBKK file; the file gives the PCD
+# station no coordinates, PCD's own list puts its Pathum Wan station (50t) here.
+BANGKOK_PAIR = ("114", "139")
+PCD_50T = (13.729852, 100.536501)
 
 
 def service_log(state: Path, name: str) -> str:

@@ -20,6 +20,11 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
     port: int = typer.Option(8000, "--port", min=1, max=65535, help="TCP port."),
     database: str = DATABASE,
+    oracle_database: str = typer.Option(
+        None,
+        "--oracle-database",
+        help="The oracle's store, read for accuracy (default ORACLE_DATABASE_URL or .state/oracle.db if present).",
+    ),
     migrate: bool = typer.Option(
         True, "--migrate/--no-migrate", help="Bring the schema to head first (--no-migrate for a read-only role)."
     ),
@@ -38,7 +43,7 @@ def serve(
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     url = db.database_url(database)
-    api = create_app(url, migrate=migrate)
+    api = create_app(url, migrate=migrate, oracle_database_url=oracle_database)
     shown = api.state.api.engine.url.render_as_string(hide_password=True)
     console.print(f"api: http://{host}:{port}/v1 (docs /v1/docs) on {shown}", highlight=False, soft_wrap=True)
     uvicorn.run(

@@ -249,6 +249,16 @@ def _refuse(value: str, expected: str) -> str:
     raise ValueError(f"{value[:80]!r} is not one of {expected}")
 
 
+def _whole_number(value: Any) -> Any:
+    """Digits only (pydantic alone would read "0.0" or "+1" as an integer)."""
+    if isinstance(value, str) and not re.fullmatch(r"-?[0-9]{1,20}", value):
+        raise ValueError(f"{value[:80]!r} is not a whole number")
+    return value
+
+
+WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
+
+
 # --- query models --------------------------------------------------------------------------------
 
 
@@ -257,8 +267,8 @@ class Query(BaseModel):
 
 
 class Page(Query):
-    limit: int = Field(50, ge=1, le=500, description="Rows per page (1-500).")
-    offset: int = Field(0, ge=0, le=MAX_OFFSET, description="Rows to skip.")
+    limit: WholeNumber = Field(50, ge=1, le=500, description="Rows per page (1-500).")
+    offset: WholeNumber = Field(0, ge=0, le=MAX_OFFSET, description="Rows to skip.")
 
 
 class TimeRange(Query):
@@ -305,12 +315,12 @@ class BookQuery(Query):
     period: OptQuarter = Field(
         None, description="Trading period; default the current one (by the last indexed block's time)."
     )
-    depth: int = Field(50, ge=1, le=500, description="Price levels per side.")
+    depth: WholeNumber = Field(50, ge=1, le=500, description="Price levels per side.")
 
 
 class CandlesQuery(TimeRange):
     interval: Interval = Interval.hour
-    limit: int = Field(200, ge=1, le=500, description="Most candles (the latest ones in the range).")
+    limit: WholeNumber = Field(200, ge=1, le=500, description="Most candles (the latest ones in the range).")
 
 
 class RetirementsQuery(Page, TimeRange):
