@@ -135,7 +135,7 @@ def schedule(
     stations: Iterable[Station], domain: Domain, per_message: int = 1
 ) -> list[tuple[int, str, dict[str, Any]]]:
     """Every station's messages merged in data-time order: (due, device, message)."""
-    out = []
+    out: list[tuple[int, str, dict[str, Any]]] = []
     for station in stations:
         out.extend((due, station.device, msg) for due, msg in messages(station, domain, per_message))
     out.sort(key=lambda t: (t[0], t[1]))
