@@ -9,6 +9,10 @@
 - ``batch_commit_gas_1000`` and ``..._quorum_2_of_3``: from ``bench/gas.py``'s results (gasUsed of
   real commits on anvil), copied here when that file has them.
 - ``replay_air4thai_east_seconds``: ``carbonix oracle replay`` of the whole east file.
+- ``accuracy_airbkk_lumpini_vs_pcd_percent``: the business plan's accuracy rate of BMA's Lumpini
+  Park station (AirBKK 114) against PCD's Pathum Wan station (139, placed at PCD's 50t), over the
+  whole AirBKK file (oracle.accuracy); beside it ``accuracy_replay_time_ratio``, the replay's time
+  with that reference placed over the same replay without it (no comparisons), in the same run.
 
 Timings depend on the machine; each is reported with the same run's baseline: the rate at which
 the bare signature check (``parse_message``) runs on the same messages, and the ratio to it.
@@ -55,7 +59,11 @@ TARGETS: dict[str, tuple[str, float | None, str]] = {
     "batch_commit_gas_1000": ("209,959 per record", 60_000, "<="),
     "batch_commit_gas_1000_quorum_2_of_3": ("-", 80_000, "<="),
     "replay_air4thai_east_seconds": ("-", None, "report"),
+    "accuracy_airbkk_lumpini_vs_pcd_percent": ("plan floor 85 %", None, "report"),
+    "accuracy_replay_time_ratio": ("-", None, "report"),
 }
+AIRBKK = DATA / "airbkk-bangkok-raw-hourly" / "airbkk_pm25_hourly_2024_2025_JanApr.csv"
+PCD_50T = {"139": (13.729852, 100.536501)}
 
 
 def east_messages() -> tuple[list[tuple[str, bytes]], StaticDirectory, int]:
@@ -196,6 +204,22 @@ def measure_replay() -> dict:
     return {"value": summary["seconds"], "rows_per_second": summary["rows_per_second"], "summary": summary}
 
 
+def measure_accuracy() -> dict[str, Any]:
+    without = replay(AIRBKK, "airbkk")  # 139 has no coordinates in the file: nothing to compare with
+    placed = replay(AIRBKK, "airbkk", locations=PCD_50T)
+    assert without["accuracy"] == [] and without["accepted"] == placed["accepted"]
+    (pair,) = placed["accuracy"]
+    return {
+        "accuracy_airbkk_lumpini_vs_pcd_percent": {"value": pair["accuracy_percent"], **pair},
+        "accuracy_replay_time_ratio": {
+            "value": round(placed["seconds"] / without["seconds"], 3),
+            "seconds_with_reference": placed["seconds"],
+            "seconds_without": without["seconds"],
+            "rows": placed["rows_in"],
+        },
+    }
+
+
 def main() -> None:
     messages, directory, readings = east_messages()
     results: dict[str, Any] = {
@@ -203,6 +227,7 @@ def main() -> None:
         "ingest_readings_per_second": measure_ingest(messages, directory, readings),
         **commit_gas(),
         "replay_air4thai_east_seconds": measure_replay(),
+        **measure_accuracy(),
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "oracle.json").write_text(json.dumps({"figures": results, "targets": TARGETS}, indent=2) + "\n")
