@@ -29,6 +29,8 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    inspect,
+    text,
 )
 
 from carbonix.config import get_settings
@@ -207,8 +209,24 @@ def existing_database_url(option: str | None = None) -> str | None:
     return url if (get_settings().state_dir / "oracle.db").is_file() else None
 
 
+# Columns added after a table first shipped: (table, column DDL). A store made before them gets
+# them on open, so an operator's existing database keeps working (new tables come from create_all).
+ADDED_COLUMNS = (("oracle_devices", "reference_method BOOLEAN NOT NULL DEFAULT FALSE"),)
+
+
 def open_engine(url: str) -> Engine:
-    """An engine with the schema created; SQLite gets WAL and a busy timeout for two writers."""
+    """An engine with the schema created (and earlier stores brought up to it); SQLite gets WAL and
+    a busy timeout for two writers."""
     engine = open_sql_engine(url, foreign_keys=True)
     metadata.create_all(engine)
+    tables = inspect(engine)
+    missing = [
+        (table, ddl)
+        for table, ddl in ADDED_COLUMNS
+        if ddl.split()[0] not in {c["name"] for c in tables.get_columns(table)}
+    ]
+    if missing:
+        with engine.begin() as conn:
+            for table, ddl in missing:
+                conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {ddl}"))
     return engine
