@@ -81,8 +81,8 @@ deploy: setup
 
 FORGE := node_modules/@foundry-rs/forge-linux-amd64/bin/forge
 
-# Contract suites (unit, fuzz, invariant), Python against real anvil, then the demo as a self-check.
-test: setup
+# Lint and types, contract suites (unit, fuzz, invariant), Python against real anvil, then the demo as a self-check.
+test: setup lint
 	$(FORGE) test
 	$(VENV)/pytest -q
 	$(MAKE) demo-check
@@ -90,6 +90,7 @@ test: setup
 lint: setup
 	$(VENV)/ruff check carbonix oracle indexer scripts tests bench
 	$(VENV)/ruff format --check carbonix oracle indexer scripts tests bench
+	$(VENV)/mypy
 
 # The narrated scenario on fresh chains in .state/demo; the chains keep running afterwards.
 demo: setup

@@ -30,6 +30,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from rich.console import Console
 from web3 import Web3
+from web3.types import RPCEndpoint
 
 from carbonix import chain
 from carbonix.config import PROJECT_ROOT, get_settings
@@ -583,8 +584,8 @@ class Scenario:
         for url in (self.settings.l1_url, self.settings.l2_url):
             w3 = Web3(Web3.HTTPProvider(url))
             gap = max(0, opens - int(w3.eth.get_block("latest")["timestamp"])) + 60
-            w3.provider.make_request("evm_increaseTime", [gap])
-            w3.provider.make_request("evm_mine", [])
+            w3.provider.make_request(RPCEndpoint("evm_increaseTime"), [gap])
+            w3.provider.make_request(RPCEndpoint("evm_mine"), [])
         self.say("Orders of the closed quarter no longer fill; anyone returns their escrow")
         self.run("market", "reclaim")
         self.expect("open orders after the reclaim", ex.book().stale(ex.current_period()), [])

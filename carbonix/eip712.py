@@ -11,6 +11,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from eth_keys import keys
+from eth_keys.datatypes import PrivateKey
 
 from carbonix.exceptions import CarbonixValueError
 
@@ -21,7 +22,11 @@ try:  # the C keccak of safe-pysha3 is ~5x faster than eth-hash's pycryptodome b
         return _keccak_256(data).digest()
 
 except ImportError:  # pragma: no cover - same digests, slower
-    from eth_hash.auto import keccak
+    from eth_hash.auto import keccak as _eth_hash_keccak
+
+    def keccak(data: bytes) -> bytes:
+        return _eth_hash_keccak(data)
+
 
 DOMAIN_TYPE = "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
 SIGNATURE_LENGTH = 65
@@ -56,8 +61,8 @@ def typed_digest(separator: bytes, struct_hash: bytes) -> bytes:
 
 
 @lru_cache(maxsize=4096)
-def _private_key(raw: bytes) -> keys.PrivateKey:
-    return keys.PrivateKey(raw)
+def _private_key(raw: bytes) -> PrivateKey:
+    return PrivateKey(raw)
 
 
 def private_key_bytes(private_key: bytes | str) -> bytes:

@@ -15,6 +15,7 @@ from typing import Any
 
 from eth_account.signers.local import LocalAccount
 from eth_utils import is_address, keccak, to_checksum_address
+from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
 from web3.logs import DISCARD
@@ -360,7 +361,7 @@ class Ledger:
     def certificates(self, tx_hash: str | bytes) -> list[Certificate]:
         """Rebuilds the retirement certificates of a transaction, one per CreditsRetired event in log
         order, from its receipt alone (plus each batch's immutable issuance data), without any indexer."""
-        receipt = self.w3.eth.get_transaction_receipt(tx_hash)
+        receipt = self.w3.eth.get_transaction_receipt(HexBytes(tx_hash))
         events = self.credits.events.CreditsRetired().process_receipt(receipt, errors=DISCARD)
         if not events:
             raise CarbonixLookupError(f"transaction {Web3.to_hex(receipt['transactionHash'])} retired no credits")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from eth_abi import decode as abi_decode
 from eth_account.signers.local import LocalAccount
@@ -12,7 +12,7 @@ from eth_utils import function_signature_to_4byte_selector
 from web3 import Web3
 from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError
-from web3.types import TxReceipt
+from web3.types import TxParams, TxReceipt
 
 from carbonix.exceptions import ContractRevertError
 
@@ -31,7 +31,7 @@ class ErrorDecoder:
     errors: dict[bytes, tuple[str, list[str]]] = field(default_factory=dict)
 
     @classmethod
-    def from_abis(cls, abis: Iterable[list[dict[str, Any]]]) -> ErrorDecoder:
+    def from_abis(cls, abis: Iterable[Iterable[Mapping[str, Any]]]) -> ErrorDecoder:
         decoder = cls()
         for abi in abis:
             for entry in abi:
@@ -71,7 +71,7 @@ class TxSender:
 
     def transact(self, account: LocalAccount, fn: ContractFunction, gas: int | None = None) -> TxReceipt:
         """Sends ``fn`` from ``account`` and returns its successful receipt."""
-        params: dict[str, Any] = {
+        params: TxParams = {
             "from": account.address,
             "nonce": self.w3.eth.get_transaction_count(account.address, "pending"),
             "chainId": self.w3.eth.chain_id,
@@ -82,7 +82,7 @@ class TxSender:
             tx = fn.build_transaction(params)  # estimates gas: a revert surfaces here, decoded
         except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
             raise self._revert(exc) from None
-        signed = account.sign_transaction(tx)
+        signed = account.sign_transaction(cast(dict[str, Any], tx))
         tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
         receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=120)
         if receipt["status"] != 1:

@@ -84,7 +84,7 @@ class ChainIndexer:
     # state ------------------------------------------------------------------------------------
     def cursor(self) -> Cursor | None:
         with self.engine.connect() as conn:
-            row = conn.execute(select(m.Cursor.__table__).where(m.Cursor.chain_id == self.chain_id)).first()
+            row = conn.execute(select(m.table_of(m.Cursor)).where(m.Cursor.chain_id == self.chain_id)).first()
             return None if row is None else Cursor(row.block_number, row.block_hash)
 
     # the loop ---------------------------------------------------------------------------------
@@ -139,7 +139,7 @@ class ChainIndexer:
             writer.flush()
             kept = [h for h in headers if h.number >= keep_from] or [headers[-1]]
             conn.execute(
-                insert(m.RecentBlock.__table__),
+                insert(m.table_of(m.RecentBlock)),
                 [
                     {"chain_id": self.chain_id, "block_number": h.number, "block_hash": h.hash,
                      "parent_hash": h.parent_hash, "block_time": h.timestamp}
@@ -148,18 +148,18 @@ class ChainIndexer:
             )  # fmt: skip
             floor = min(tip - self.config.window + 1, last)
             conn.execute(
-                delete(m.RecentBlock.__table__).where(
+                delete(m.table_of(m.RecentBlock)).where(
                     and_(m.RecentBlock.chain_id == self.chain_id, m.RecentBlock.block_number < floor)
                 )
             )
             conn.execute(
-                delete(m.Journal.__table__).where(
+                delete(m.table_of(m.Journal)).where(
                     and_(m.Journal.chain_id == self.chain_id, m.Journal.block_number < floor)
                 )
             )
-            conn.execute(delete(m.Cursor.__table__).where(m.Cursor.chain_id == self.chain_id))
+            conn.execute(delete(m.table_of(m.Cursor)).where(m.Cursor.chain_id == self.chain_id))
             conn.execute(
-                insert(m.Cursor.__table__),
+                insert(m.table_of(m.Cursor)),
                 {"chain_id": self.chain_id, "block_number": last, "block_hash": headers[-1].hash,
                  "updated_at": int(time.time())},
             )  # fmt: skip
@@ -210,7 +210,7 @@ class ChainIndexer:
     def _undo_above(self, ancestor: Cursor) -> None:
         with self.engine.begin() as conn:
             entries = conn.execute(
-                select(m.Journal.__table__)
+                select(m.table_of(m.Journal))
                 .where(and_(m.Journal.chain_id == self.chain_id, m.Journal.block_number > ancestor.number))
                 .order_by(m.Journal.id.desc())
             ).all()
@@ -220,13 +220,13 @@ class ChainIndexer:
                 conn.execute(delete(table).where(and_(*(table.c[k] == v for k, v in key.items()))))
                 if entry.before is not None:
                     conn.execute(insert(table), json.loads(entry.before))
-            for table in (*m.EVENT_TABLES, m.Journal.__table__, m.RecentBlock.__table__):
+            for table in (*m.EVENT_TABLES, m.table_of(m.Journal), m.table_of(m.RecentBlock)):
                 conn.execute(
                     delete(table).where(and_(table.c.chain_id == self.chain_id, table.c.block_number > ancestor.number))
                 )
-            conn.execute(delete(m.Cursor.__table__).where(m.Cursor.chain_id == self.chain_id))
+            conn.execute(delete(m.table_of(m.Cursor)).where(m.Cursor.chain_id == self.chain_id))
             conn.execute(
-                insert(m.Cursor.__table__),
+                insert(m.table_of(m.Cursor)),
                 {"chain_id": self.chain_id, "block_number": ancestor.number, "block_hash": ancestor.hash,
                  "updated_at": int(time.time())},
             )  # fmt: skip

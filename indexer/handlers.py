@@ -51,7 +51,7 @@ class Writer:
     # event rows ------------------------------------------------------------------------------
     def event_row(self, model: type[m.Base], ev: Event, **values: Any) -> None:
         log = ev.log
-        self.rows[model.__table__].append(  # type: ignore[index]
+        self.rows[m.table_of(model)].append(
             {
                 "chain_id": self.chain_id,
                 "block_number": log.block_number,
@@ -66,7 +66,7 @@ class Writer:
         for table in list(self.new_state):
             self._flush_state(table)
         if self.journal:
-            self.conn.execute(insert(m.Journal.__table__), self.journal)
+            self.conn.execute(insert(m.table_of(m.Journal)), self.journal)
             self.journal = []
         for table, rows in self.rows.items():
             if rows:
@@ -101,7 +101,7 @@ class Writer:
 
         Such an event comes once per key, so in a final block the row is queued for a bulk insert;
         in a block that may be reorged, a row already there is replaced and journaled."""
-        table: Table = model.__table__  # type: ignore[assignment]
+        table = m.table_of(model)
         if block < self.journal_from:
             self.new_state[table].append({**key, **values})
             return
@@ -112,13 +112,13 @@ class Writer:
 
     def change(self, model: type[m.Base], key: dict[str, Any], values: dict[str, Any], block: int) -> bool:
         """Updates a state row; False if there is none."""
-        table: Table = model.__table__  # type: ignore[assignment]
+        table = m.table_of(model)
         self._flush_state(table)
         self._remember(table, key, block)
         return bool(self.conn.execute(update(table).where(self._where(table, key)).values(**values)).rowcount)
 
     def get(self, model: type[m.Base], key: dict[str, Any]) -> Any:
-        table: Table = model.__table__  # type: ignore[assignment]
+        table = m.table_of(model)
         self._flush_state(table)
         return self.conn.execute(select(table).where(self._where(table, key))).first()
 

@@ -18,7 +18,9 @@ are ``0x`` + 64 lowercase hex digits, so text order is numeric order; quantities
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Index, Integer, String, Text, false
+from typing import cast
+
+from sqlalchemy import BigInteger, Boolean, Index, Integer, String, Table, Text, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 HASH = String(66)
@@ -28,6 +30,11 @@ U256 = String(66)
 
 class Base(DeclarativeBase):
     pass
+
+
+def table_of(model: type[Base]) -> Table:
+    """The Core table of a mapped class (declarative types ``__table__`` as a plain FromClause)."""
+    return cast(Table, model.__table__)
 
 
 class EventRow:
@@ -343,7 +350,7 @@ class ChainEvent(EventRow, Base):
 
 
 EVENT_TABLES = [
-    model.__table__
+    table_of(model)
     for model in (
         RootPublication,
         CreditTransfer,
@@ -360,5 +367,5 @@ EVENT_TABLES = [
     )
 ]
 STATE_TABLES = {
-    model.__tablename__: model.__table__ for model in (Participant, Project, CreditBatch, Market, Order, Sensor)
+    model.__tablename__: table_of(model) for model in (Participant, Project, CreditBatch, Market, Order, Sensor)
 }

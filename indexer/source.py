@@ -66,7 +66,7 @@ class ChainSource:
         with self.w3.batch_requests() as batch:
             for n in numbers:
                 batch.add(self.w3.eth.get_block(n, False))
-            blocks = batch.execute()
+            blocks: list[Any] = batch.execute()
         return [
             Header(int(b["number"]), b["hash"].to_0x_hex(), b["parentHash"].to_0x_hex(), int(b["timestamp"]))
             for b in blocks

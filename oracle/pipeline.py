@@ -109,8 +109,9 @@ class _Pending:
     def write(self, conn: Connection) -> None:
         if self.messages:
             m = store.messages
-            ids = conn.execute(insert(m).returning(m.c.id, sort_by_parameter_order=True), self.messages).scalars().all()
-            rows = []
+            inserted = conn.execute(insert(m).returning(m.c.id, sort_by_parameter_order=True), self.messages)
+            ids: Sequence[int] = inserted.scalars().all()
+            rows: list[dict[str, Any]] = []
             for message_id, readings in zip(ids, self.readings, strict=True):
                 for row in readings:
                     row["message_id"] = message_id
@@ -127,16 +128,16 @@ class _Pending:
                 )
             ).all()
             flag_rows = []
-            for row in found:
-                if (row.device, row.sequence) in wanted:
-                    record, detail = wanted[(row.device, row.sequence)]
+            for hit in found:
+                if (hit.device, hit.sequence) in wanted:
+                    record, detail = wanted[(hit.device, hit.sequence)]
                     flag_rows.append(
                         {
                             "kind": "open_burning",
-                            "reading_id": row.id,
+                            "reading_id": hit.id,
                             "project_key": record.project_key,
                             "participant": record.owner,
-                            "hour": row.hour,
+                            "hour": hit.hour,
                             "detail": detail,
                         }
                     )
@@ -201,10 +202,10 @@ class Pipeline:
             return "unknown_sensor", f"{device} is not in the SensorRegistry", device
         first = message.readings[0].sequence
         if state.last_sequence is not None and first <= state.last_sequence:
-            m = store.messages.c
+            c = store.messages.c
             if (
                 message.digest in pending.digests
-                or conn.execute(select(m.id).where(m.digest == message.digest)).first()
+                or conn.execute(select(c.id).where(c.digest == message.digest)).first()
             ):
                 return "duplicate", f"message {message.digest} is already stored", device
             return "replay", f"sequence {first} is not above the last seen {state.last_sequence}", device
@@ -215,11 +216,11 @@ class Pipeline:
         if record.certified_until < now:
             return "unapproved_sensor", f"{device}'s certification expired at {record.certified_until}", device
         for r in message.readings:
-            for m in r.values:
-                unit = QUANTITIES.get(m.quantity)
-                if unit != m.unit:
+            for value in r.values:
+                unit = QUANTITIES.get(value.quantity)
+                if unit != value.unit:
                     expected = f"expected {unit}" if unit else "unknown quantity"
-                    return "bad_unit", f"{m.quantity} in {m.unit!r}: {expected}", device
+                    return "bad_unit", f"{value.quantity} in {value.unit!r}: {expected}", device
             if r.timestamp > now + self.max_future_seconds:
                 return "future_timestamp", f"timestamp {r.timestamp} is {r.timestamp - now} s ahead", device
         self._grade_message(item, message, state, result, pending)
@@ -496,4 +497,4 @@ def counts_by_grade(engine: Engine, devices: Sequence[str] | None = None) -> dic
     if devices is not None:
         query = query.where(r.device.in_(list(devices)))
     with engine.connect() as conn:
-        return {grade: n for grade, n in conn.execute(query).all()}
+        return {str(grade): int(n) for grade, n in conn.execute(query).tuples().all()}

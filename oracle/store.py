@@ -8,17 +8,22 @@ mined, so a restart after a crash at any point neither loses a reading nor commi
 Under an operator quorum, ``oracle_batch_signatures`` keeps the operators' signatures of each batch.
 
 One schema serves SQLite (the embedded default, a file in the state folder) and PostgreSQL
-(``ORACLE_DATABASE_URL``, e.g. ``postgresql+psycopg://postgres@127.0.0.1:5432/test``).
+(``ORACLE_DATABASE_URL``, e.g. ``postgresql+psycopg://postgres@127.0.0.1:5432/test``). The tables
+below are the head of the Alembic migrations in ``oracle/migrations/``, which every open applies.
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
+from alembic import command
+from alembic.config import Config
 from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Connection,
     Engine,
     Float,
     ForeignKey,
@@ -29,8 +34,8 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     inspect,
-    text,
 )
 
 from carbonix.config import get_settings
@@ -54,7 +59,7 @@ devices = Table(
     Column("status", String(16), nullable=False),
     Column("approved", Boolean, nullable=False),
     Column("certified_until", BigInteger, nullable=False),
-    Column("reference_method", Boolean, nullable=False, default=False),  # a verifier's designation
+    Column("reference_method", Boolean, nullable=False, server_default=false()),  # a verifier's designation
     Column("last_sequence", BigInteger),
     Column("last_timestamp", BigInteger),
     Column("history", Text, nullable=False, default=""),
@@ -209,24 +214,43 @@ def existing_database_url(option: str | None = None) -> str | None:
     return url if (get_settings().state_dir / "oracle.db").is_file() else None
 
 
-# Columns added after a table first shipped: (table, column DDL). A store made before them gets
-# them on open, so an operator's existing database keeps working (new tables come from create_all).
-ADDED_COLUMNS = (("oracle_devices", "reference_method BOOLEAN NOT NULL DEFAULT FALSE"),)
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+VERSION_TABLE = "oracle_alembic_version"
+# A store made before the migrations (by create_all) has no version table; its revision is read
+# from what it holds, newest first: (revision, table, column or None).
+UNVERSIONED = (
+    ("0003", "oracle_devices", "reference_method"),
+    ("0002", "oracle_accuracy", None),
+    ("0001", "oracle_messages", None),
+)
 
 
 def open_engine(url: str) -> Engine:
-    """An engine with the schema created (and earlier stores brought up to it); SQLite gets WAL and
-    a busy timeout for two writers."""
+    """An engine on the store, migrated to head; SQLite gets WAL and a busy timeout for two writers."""
     engine = open_sql_engine(url, foreign_keys=True)
-    metadata.create_all(engine)
-    tables = inspect(engine)
-    missing = [
-        (table, ddl)
-        for table, ddl in ADDED_COLUMNS
-        if ddl.split()[0] not in {c["name"] for c in tables.get_columns(table)}
-    ]
-    if missing:
-        with engine.begin() as conn:
-            for table, ddl in missing:
-                conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {ddl}"))
+    upgrade(engine)
     return engine
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Runs the store's Alembic migrations up to ``revision`` in one transaction."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        found = unversioned_revision(conn)
+        if found is not None:
+            command.stamp(config, found)
+        command.upgrade(config, revision)
+
+
+def unversioned_revision(conn: Connection) -> str | None:
+    """The revision a store without a version table is at, or None (versioned, or empty)."""
+    tables = inspect(conn)
+    names = set(tables.get_table_names())
+    if VERSION_TABLE in names:
+        return None
+    for revision, table, column in UNVERSIONED:
+        if table in names and (column is None or column in {c["name"] for c in tables.get_columns(table)}):
+            return revision
+    return None

@@ -289,27 +289,3 @@ def test_api_sees_the_oracle_tables_once_they_appear(tmp_path: Path) -> None:
         store.open_engine(oracle_url).dispose()  # the oracle starts and creates them
         assert served.client.get("/v1/data-quality/accuracy").json()["available"] is True
     assert isinstance(app.state.api.oracle, OracleStore)
-
-
-def test_a_store_made_before_reference_stations_is_brought_up_to_date(database_url: str) -> None:
-    """An operator's existing store (oracle_devices without reference_method) keeps working."""
-    from sqlalchemy import Column, MetaData, Table, inspect
-
-    from carbonix.sql import open_sql_engine
-
-    old = MetaData()
-    columns = [Column(c.name, c.type, primary_key=c.primary_key) for c in store.devices.columns]
-    Table("oracle_devices", old, *[c for c in columns if c.name != "reference_method"])
-    engine = open_sql_engine(database_url)
-    old.tables["oracle_devices"].create(engine)
-    engine.dispose()
-    engine = store.open_engine(database_url)
-    try:
-        assert "reference_method" in {c["name"] for c in inspect(engine).get_columns("oracle_devices")}
-        key = Account.create().key
-        device = Account.from_key(key).address
-        pipeline = Pipeline(engine, StaticDirectory({device: _record(device, LUMPINI, False)}), DOMAIN)
-        assert pipeline.ingest([_message(key, 1, T0, 300)]).accepted_readings == 1
-        store.open_engine(database_url).dispose()  # a second open changes nothing
-    finally:
-        engine.dispose()

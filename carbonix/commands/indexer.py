@@ -68,6 +68,6 @@ def status(database: str = DATABASE) -> None:
     with engine.connect() as conn:
         cursors = [
             {"chain_id": c.chain_id, "block_number": c.block_number, "block_hash": c.block_hash}
-            for c in conn.execute(select(m.Cursor.__table__)).all()
+            for c in conn.execute(select(m.table_of(m.Cursor))).all()
         ]
     print_json({"cursors": cursors, "rows": count_rows(engine)})
