@@ -391,7 +391,8 @@ def finalize_hours(conn: Connection, hours: Sequence[int]) -> dict[str, int]:
     if comparisons:
         # A late reading re-opens its hour: only the pairs not recorded yet are added.
         a = store.accuracy.c
-        done = set(conn.execute(select(a.reading_id, a.quantity).where(a.hour.in_(list(hours)))).tuples())
+        recorded = conn.execute(select(a.reading_id, a.quantity).where(a.hour.in_(list(hours))))
+        done = {(row.reading_id, row.quantity) for row in recorded}
         fresh = [c for c in comparisons if (c["reading_id"], c["quantity"]) not in done]
         if fresh:
             conn.execute(insert(store.accuracy), fresh)
@@ -493,8 +494,8 @@ def rejection_row(item: Incoming, reason: str, detail: str, device: str | None) 
 def counts_by_grade(engine: Engine, devices: Sequence[str] | None = None) -> dict[str, int]:
     """Readings per grade, of every device or of ``devices`` only."""
     r = store.readings.c
-    query = select(r.grade, func.count()).group_by(r.grade)
+    query = select(r.grade, func.count().label("n")).group_by(r.grade)
     if devices is not None:
         query = query.where(r.device.in_(list(devices)))
     with engine.connect() as conn:
-        return {str(grade): int(n) for grade, n in conn.execute(query).tuples().all()}
+        return {row.grade: row.n for row in conn.execute(query)}
