@@ -108,6 +108,7 @@ bench: setup
 	$(VENV)/python bench/gas.py
 	$(VENV)/python bench/oracle_figures.py
 	$(VENV)/python bench/indexer_figures.py
+	$(VENV)/python bench/offchain_figures.py
 	FOUNDRY_PROFILE=bench $(FORGE) test
 
 clean:

@@ -29,9 +29,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.report import print_table  # noqa: E402
+from bench.report import RESULTS, write_figures  # noqa: E402
 
-RESULTS = ROOT / "bench" / "results"
 TARGET_EVENTS = 100_000
 POSTGRES = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -388,10 +387,7 @@ def main() -> None:
     results: dict[str, Any] = dict(previous)  # figures measured elsewhere (API, certificate) are kept
     results.update(measure_backfill())
     results.update(measure_tip_lag())
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"figures": results, "targets": TARGETS}, indent=2) + "\n")
-    print_table(TARGETS, results, width=56)
-    print(f"wrote {path}")
+    write_figures("indexer", results, TARGETS, width=56)
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import func, select  # noqa: E402
 
-from bench.report import print_table  # noqa: E402
+from bench.report import RESULTS, write_figures  # noqa: E402
 from oracle import store  # noqa: E402
 from oracle.broker import ensure_broker  # noqa: E402
 from oracle.daemon import DaemonConfig, OracleDaemon  # noqa: E402
@@ -48,7 +48,6 @@ from oracle.simulator import device_address, signed_reading, station_key  # noqa
 
 DATA = ROOT.parent / "shared" / "data"
 EAST = DATA / "air4thai-east-raw-hourly" / "air4thai_raw_hourly_15stations_2023-12_2024-02.csv"
-RESULTS = ROOT / "bench" / "results"
 DOMAIN = Domain(555888, "0x" + "dd" * 20)
 PER_MESSAGE = 24
 
@@ -229,10 +228,7 @@ def main() -> None:
         "replay_air4thai_east_seconds": measure_replay(),
         **measure_accuracy(),
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "oracle.json").write_text(json.dumps({"figures": results, "targets": TARGETS}, indent=2) + "\n")
-    print_table(TARGETS, results, width=20)
-    print(f"wrote {RESULTS / 'oracle.json'}")
+    write_figures("oracle", results, TARGETS, width=20)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import random
 import statistics
-import time
 from collections import Counter
 from collections.abc import Hashable
 from dataclasses import replace
@@ -414,15 +413,12 @@ def test_grades_independent_of_interleaving(east: Series) -> None:
 # --- the whole file ----------------------------------------------------------------------------------
 
 
-def test_grade_series_east_distribution_and_speed(east: Series) -> None:
+def test_grade_series_east_distribution(east: Series) -> None:
+    """The grades of the whole east series (its speed is `make bench`'s verify_grade figure)."""
     observations, profiles, grades = east
     assert len(grades) == 29_520
     counts = Counter(g.grade for g in grades)
     assert counts["A"] + counts["B"] >= 0.99 * len(grades)  # reference stations; B = a stuck weather sensor
     assert counts["A"] > 10_000 and counts["C"] > 0
     assert all(letter(g.score) == g.grade and tuple(g.factors) == FACTORS for g in grades)
-    start = time.perf_counter()
-    grade_series(observations, profiles)
-    rate = len(observations) / (time.perf_counter() - start)
-    print(f"grade_series: {rate:,.0f} readings/s on the Air4Thai east file; {sorted(counts.items())}")
-    assert rate > 5_000  # the whole pipeline (signature, grading, store) must do 5,000/s
+    assert grade_series(observations, profiles) == grades  # deterministic

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import random
 import subprocess
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -260,13 +259,10 @@ def test_load_rejects_bad_dumps() -> None:
         StandardMerkleTree.load(internal)
 
 
-def test_of_10k_leaves_is_fast() -> None:
+def test_of_10k_leaves() -> None:
+    """A tree of TGO's size; the time it takes is a figure of `make bench` (merkle_tree_10k_seconds)."""
     values = participants(10_000)
-    # CPU time, best of two: the work done, not how busy the machine running the tests is.
-    timings = []
-    for _ in range(2):
-        start = time.process_time()
-        tree = StandardMerkleTree.of(values, PARTICIPANT_LEAF)
-        timings.append(time.process_time() - start)
-    assert min(timings) < 2.0, f"10,000 leaves took {min(timings):.2f} s of CPU"
-    assert StandardMerkleTree.verify(tree.root, PARTICIPANT_LEAF, values[9_999], tree.get_proof(9_999))
+    tree = StandardMerkleTree.of(values, PARTICIPANT_LEAF)
+    for i in (0, 4_999, 9_999):
+        assert StandardMerkleTree.verify(tree.root, PARTICIPANT_LEAF, values[i], tree.get_proof(i))
+    assert not StandardMerkleTree.verify(tree.root, PARTICIPANT_LEAF, values[0], tree.get_proof(1))
