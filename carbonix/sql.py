@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, create_engine, event
 
 
 def normalize_url(url: str) -> str:
@@ -30,3 +34,19 @@ def open_sql_engine(url: str, foreign_keys: bool = False, **pool: Any) -> Engine
         cursor.close()
 
     return engine
+
+
+def run_migrations(
+    engine: Engine, migrations: Path, revision: str = "head", found: Callable[[Connection], str | None] | None = None
+) -> None:
+    """Runs the Alembic scripts in ``migrations`` up to ``revision`` in one transaction, on the
+    engine's own connection (each ``env.py`` reads it from ``config.attributes["connection"]``).
+    ``found`` names the revision a database made before its migrations is at; it is stamped first."""
+    config = Config()
+    config.set_main_option("script_location", str(migrations))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        stamp = found(conn) if found is not None else None
+        if stamp is not None:
+            command.stamp(config, stamp)
+        command.upgrade(config, revision)

@@ -9,12 +9,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine
 
 from carbonix.config import get_settings
-from carbonix.sql import normalize_url, open_sql_engine
+from carbonix.sql import normalize_url, open_sql_engine, run_migrations
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -39,8 +37,4 @@ def open_engine(url: str | None = None, migrate: bool = True) -> Engine:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.upgrade(config, revision)
+    run_migrations(engine, MIGRATIONS, revision)

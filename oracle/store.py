@@ -17,8 +17,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -39,7 +37,7 @@ from sqlalchemy import (
 )
 
 from carbonix.config import get_settings
-from carbonix.sql import open_sql_engine
+from carbonix.sql import open_sql_engine, run_migrations
 
 metadata = MetaData()
 
@@ -234,14 +232,7 @@ def open_engine(url: str) -> Engine:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Runs the store's Alembic migrations up to ``revision`` in one transaction."""
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as conn:
-        config.attributes["connection"] = conn
-        found = unversioned_revision(conn)
-        if found is not None:
-            command.stamp(config, found)
-        command.upgrade(config, revision)
+    run_migrations(engine, MIGRATIONS, revision, found=unversioned_revision)
 
 
 def unversioned_revision(conn: Connection) -> str | None:
