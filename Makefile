@@ -15,8 +15,12 @@ UV_STAMP := $(TOOLS)/.uv-$(UV_VERSION)
 NPM_STAMP := node_modules/.package-lock.json
 VENV_STAMP := .venv/.carbonix-synced
 SOLC_SHIM := $(TOOLS)/solcx/solc-v$(SOLC_VERSION)
-# Retirement certificates name Thai beneficiaries: a TrueType font with Thai glyphs, from Debian.
-THAI_FONT := /usr/share/fonts/truetype/tlwg/Garuda.ttf
+# Debian packages (file that shows it is installed = package), installed by setup when missing:
+# a Thai TrueType font (certificates name Thai beneficiaries); PostgreSQL and Mosquitto servers, which
+# the tests start on free ports when none runs (carbonix/local_servers.py); faketime, with which
+# `make test` runs the date-sensitive tests at other dates.
+DEBIAN_PACKAGES := /usr/share/fonts/truetype/tlwg/Garuda.ttf=fonts-tlwg-garuda-ttf \
+	'/usr/lib/postgresql/*/bin/initdb=postgresql' /usr/sbin/mosquitto=mosquitto /usr/bin/faketime=faketime
 
 # ape-solidity (py-solc-x) finds the npm solc through the shim; ape keeps its data in .state.
 export SOLCX_BINARY_PATH := $(CURDIR)/$(TOOLS)/solcx
@@ -33,7 +37,8 @@ help:
 	@echo "make deploy      deploy to the local chains (carbonix deploy)"
 	@echo "make test | lint | demo | bench | demo-check"
 
-setup: $(NPM_STAMP) $(VENV_STAMP) $(SOLC_SHIM) $(THAI_FONT)
+setup: $(NPM_STAMP) $(VENV_STAMP) $(SOLC_SHIM)
+	@toolchain/debian-packages.sh $(DEBIAN_PACKAGES)
 	@echo "setup: ok"
 
 # A missing lockfile is created once; afterwards `npm ci` installs exactly what it pins.
@@ -52,12 +57,6 @@ $(UV_STAMP):
 $(VENV_STAMP): pyproject.toml uv.lock $(UV_STAMP)
 	$(UV) sync --locked
 	@touch $@
-
-$(THAI_FONT):
-	@if [ "$$(id -u)" = 0 ]; then apt-get install -y -qq --no-install-recommends fonts-tlwg-garuda-ttf >/dev/null \
-		|| (apt-get update -qq && apt-get install -y -qq --no-install-recommends fonts-tlwg-garuda-ttf >/dev/null); \
-	elif command -v sudo >/dev/null; then sudo apt-get install -y -qq --no-install-recommends fonts-tlwg-garuda-ttf; \
-	else echo "warning: no Thai font; certificates cannot draw Thai names (apt install fonts-tlwg-garuda-ttf)"; fi
 
 # Order-only: make sees the symlink with the mtime of the shim it points to.
 $(SOLC_SHIM): | $(NPM_STAMP)

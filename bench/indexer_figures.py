@@ -22,7 +22,6 @@ import statistics
 import sys
 import threading
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +29,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.report import RESULTS, write_figures  # noqa: E402
+from carbonix import local_servers  # noqa: E402
 
 TARGET_EVENTS = 100_000
-POSTGRES = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 # key: (reference, target, comparison)
 TARGETS: dict[str, tuple[str, float | None, str]] = {
@@ -174,23 +173,6 @@ def backfill(url: str, deployment: Any) -> dict[str, Any]:
     return {"value": round(events / seconds), "events": events, "seconds": round(seconds, 2)}
 
 
-def postgres_database() -> tuple[str, Any]:
-    from sqlalchemy import create_engine, text
-
-    name = f"carbonix_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    base = POSTGRES.rsplit("/", 1)[0]
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return f"{base}/{name}", drop
-
-
 def measure_backfill() -> dict[str, Any]:
     settings = _use_chains(18747, 19747)
     from carbonix import chain
@@ -205,11 +187,12 @@ def measure_backfill() -> dict[str, Any]:
         events, fetch_seconds, decode_seconds = count_events(deployment)
         baseline = {"per_second": round(events / (fetch_seconds + decode_seconds))}
         sqlite = backfill(f"sqlite:///{settings.state_dir}/bench-indexer.db", deployment)
-        url, drop = postgres_database()
-        try:
+        # PostgreSQL: TEST_POSTGRES_URL, else the machine's at the default address, else one of our own.
+        with (
+            local_servers.postgres(os.environ.get("TEST_POSTGRES_URL")) as server,
+            local_servers.scratch_database(server.url, "carbonix_bench") as url,
+        ):
             postgres = backfill(url, deployment)
-        finally:
-            drop()
         for figure in (sqlite, postgres):
             figure["baseline_getlogs_decode_per_second"] = baseline["per_second"]
             figure["ratio_to_baseline"] = round(figure["value"] / baseline["per_second"], 3)

@@ -139,6 +139,8 @@ def start(chain: Chain, settings: Settings, timeout: float = 30.0, detach: bool 
     cmd = [str(ANVIL), "--host", chain.host, "--port", str(chain.port)]
     cmd += ["--chain-id", str(chain.chain_id), "--mnemonic", settings.dev_mnemonic, "--accounts", str(DEV_ACCOUNTS)]
     cmd += ["--state", str(chain.state_file), "--state-interval", str(STATE_INTERVAL)]
+    if (resume := resume_time(chain)) is not None:
+        cmd += ["--timestamp", str(resume)]
     if settings.block_time > 0:
         cmd += ["--block-time", str(settings.block_time)]
     if chain.name == "l2":
@@ -160,6 +162,21 @@ def start(chain: Chain, settings: Settings, timeout: float = 30.0, detach: bool 
     chain.run_file.write_text(json.dumps({"pid": process.pid, "url": chain.url, "chain_id": chain.chain_id}) + "\n")
     _wait_ready(chain, process, timeout)
     return status(chain)
+
+
+def resume_time(chain: Chain, now: float | None = None) -> int | None:
+    """The clock a restarted chain must start from so that time never goes backwards, or None.
+
+    anvil keeps blocks across a restart but not the offset that ``evm_increaseTime`` (the demo's
+    jump to a quarter's settlement) put on its clock: the next block would be stamped at the
+    machine's time, before the last one. When the saved head is ahead of the machine's clock, the
+    chain resumes one second after its head (time stood still while it was stopped)."""
+    try:
+        with chain.state_file.open("rb") as file:
+            head = int(json.load(file)["block"]["timestamp"], 16)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # no saved state yet (or one anvil will refuse with its own message)
+    return head + 1 if head + 1 > (time.time() if now is None else now) else None
 
 
 def stop(chain: Chain, timeout: float = 30.0) -> bool:

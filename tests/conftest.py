@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from carbonix import chain, deployments
+from carbonix import chain, deployments, local_servers
 from carbonix.config import Settings, get_settings
 from carbonix.deployments import Deployment
 
@@ -93,27 +93,42 @@ def own_chains(tmp_path: Path) -> Iterator[Settings]:
     chain.down(settings)
 
 
-# Databases ------------------------------------------------------------------------------------
-# PostgreSQL is the running server at TEST_POSTGRES_URL (default: the machine's trust-auth server,
-# database `test`); each test that asks for it gets a database of its own, dropped afterwards.
-POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+# Servers -----------------------------------------------------------------------------------------
+# PostgreSQL and MQTT: the server at TEST_POSTGRES_URL / MQTT_URL when set (it must answer, or the
+# session stops with one line), else the machine's own at the default address, else a throw-away
+# one this session starts on a free port and stops at its end (carbonix.local_servers).
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """The session's PostgreSQL: a URL whose database tests may create other databases from."""
+    try:
+        with local_servers.postgres(os.environ.get("TEST_POSTGRES_URL")) as server:
+            yield server.url
+    except local_servers.ServerUnavailable as err:
+        pytest.exit(str(err), returncode=3)
+
+
+@pytest.fixture(scope="session")
+def mqtt_broker() -> Iterator[str]:
+    """The session's MQTT broker; MQTT_URL names it while the session runs (for daemons under test)."""
+    saved = os.environ.get("MQTT_URL")
+    try:
+        with local_servers.mqtt(saved) as server:
+            os.environ["MQTT_URL"] = server.url
+            yield server.url
+    except local_servers.ServerUnavailable as err:
+        pytest.exit(str(err), returncode=3)
+    finally:
+        if saved is None:
+            os.environ.pop("MQTT_URL", None)
+        else:
+            os.environ["MQTT_URL"] = saved
 
 
 @pytest.fixture
-def postgres_url() -> Iterator[str]:
-    import uuid
-
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    admin = make_url(POSTGRES_URL)
-    name = f"carbonix_test_{uuid.uuid4().hex[:12]}"
-    dsn = admin.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield admin.set(database=name).render_as_string(hide_password=False)
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A database of its own on the session's PostgreSQL, dropped after the test."""
+    with local_servers.scratch_database(postgres_server) as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

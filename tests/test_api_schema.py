@@ -34,8 +34,8 @@ def world(deployment: Deployment, chains: Settings, tmp_path_factory: pytest.Tem
 
 
 @pytest.fixture(scope="module")
-def served(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    with database("postgresql", tmp_path_factory.mktemp("api-schema")) as url:
+def served(world: World, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Served]:
+    with database("postgresql", tmp_path_factory.mktemp("api-schema"), request) as url:
         index(url, world.deployment)
         # one client (this test) makes every request: the rate limit is tested in test_api.py
         app = create_app(url, settings=ApiSettings(rate_limit_per_minute=0), chain_settings=world.chains)

@@ -62,6 +62,23 @@ def test_up_down_restart_keeps_state(own_chains: Settings) -> None:
     assert balance(l1.url) == 0  # the two chains are separate
 
 
+def test_restart_keeps_the_clock_after_a_time_jump(own_chains: Settings) -> None:
+    """A quarter's settlement jumps the clock ahead; a restart must not take the chain back to the
+    machine's time (escrow of the later quarter would become unreclaimable)."""
+    l2 = chain.start(chain.get_chain(own_chains, "l2"), own_chains)
+    chain.rpc(l2.url, "evm_increaseTime", [200 * 86_400])
+    send_value(l2.url, 1)
+    head = int(chain.rpc(l2.url, "eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
+    assert head > time.time() + 199 * 86_400
+    chain.down(own_chains)
+    assert chain.resume_time(l2.chain) == head + 1
+    l2 = chain.start(l2.chain, own_chains)
+    after = send_value(l2.url, 1)
+    assert head < int(chain.rpc(l2.url, "eth_getBlockByNumber", [after["blockNumber"], False])["timestamp"], 16)
+    # A chain behind the machine's clock simply follows the clock.
+    assert chain.resume_time(l2.chain, now=head + 10_000) is None
+
+
 def test_kill_9_loses_at_most_the_last_seconds(own_chains: Settings) -> None:
     l2 = chain.start(chain.get_chain(own_chains, "l2"), own_chains)
     send_value(l2.url, 5)

@@ -35,9 +35,10 @@ T0 = 1_767_200_400  # 2026-01-01 00:00 Thai time
 
 
 @pytest.fixture(scope="module")
-def sensors(deployment: Deployment, chains: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sensors]:
-    if not reachable(parse_url(mqtt_url())):
-        pytest.fail(f"no MQTT broker at {mqtt_url()}: these tests need the running Mosquitto")
+def sensors(
+    deployment: Deployment, chains: Settings, tmp_path_factory: pytest.TempPathFactory, mqtt_broker: str
+) -> Iterator[Sensors]:
+    assert reachable(parse_url(mqtt_url())), mqtt_broker
     snapshot = deployment.w3.provider.make_request("evm_snapshot", [])["result"]
     try:
         s = open_sensors(chains)

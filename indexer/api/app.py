@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from sqlalchemy import Engine, event
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -122,13 +123,17 @@ def create_app(
         if state.oracle is not None:
             state.oracle.engine.dispose()
 
-    app = FastAPI(
+    # The docs page loads Swagger UI from the API itself (assets shipped in the fastapi-offline
+    # wheel), never from a CDN: an auditor offline still gets a working page.
+    app = FastAPIOffline(
         title="CarboniX API",
         version=_version(),
         description=DESCRIPTION,
         openapi_url="/v1/openapi.json",
         docs_url="/v1/docs",
         redoc_url=None,
+        static_url="/v1/docs/assets",
+        swagger_ui_oauth2_redirect_url="/v1/docs/oauth2-redirect",
         lifespan=lifespan,
     )
     app.state.api = state
