@@ -28,14 +28,14 @@ export APE_DATA_FOLDER ?= $(CURDIR)/.state/ape
 # uv: the system Python only, never a downloaded one.
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help setup compile up down deploy demo test bench lint demo-check clean
+.PHONY: help setup compile up down deploy demo test test-clocks bench lint demo-check clean
 
 help:
 	@echo "make setup       install npm packages (solc, anvil, forge, OpenZeppelin) and the Python env"
 	@echo "make compile     ape compile (npm solc through toolchain/solc-shim.js)"
 	@echo "make up | down   start / stop the local L1 and L2 (carbonix chain up|down); down also make demo's chains, indexer and API"
 	@echo "make deploy      deploy to the local chains (carbonix deploy)"
-	@echo "make test | lint | demo | bench | demo-check"
+	@echo "make test | lint | demo | bench | demo-check | test-clocks (the date-sensitive tests at other dates)"
 
 setup: $(NPM_STAMP) $(VENV_STAMP) $(SOLC_SHIM)
 	@toolchain/debian-packages.sh $(DEBIAN_PACKAGES)
@@ -80,11 +80,30 @@ deploy: setup
 
 FORGE := node_modules/@foundry-rs/forge-linux-amd64/bin/forge
 
-# Lint and types, contract suites (unit, fuzz, invariant), Python against real anvil, then the demo as a self-check.
+# The tests whose outcome hangs on the chain's clock (quarters, years, 24 h and 30-day windows), run
+# again at other dates: mid-quarter with more than 30 days left in the next year, and two days before
+# the end of a leap-year quarter. faketime shifts the clock of pytest and of every anvil, PostgreSQL
+# and Mosquitto it starts by one offset (the machine's running servers are not affected);
+# conftest checks that the shift took (CARBONIX_EXPECT_CLOCK).
+CLOCK_TESTS := tests/test_api.py tests/test_settlement.py tests/test_lifecycle.py tests/test_exchange.py \
+	tests/test_certificates.py tests/test_chain.py
+CLOCKS := 2027-05-20T12:00:00Z 2028-03-29T10:00:00Z
+
+# Lint and types, contract suites (unit, fuzz, invariant), Python against real anvil, the clock
+# tests at other dates, then the demo as a self-check.
 test: setup lint
 	$(FORGE) test
 	$(VENV)/pytest -q
+	$(MAKE) test-clocks
 	$(MAKE) demo-check
+
+test-clocks: setup
+	@for clock in $(CLOCKS); do \
+		echo "pytest with the clock at $$clock"; \
+		offset=$$(( $$(date -u -d "$$clock" +%s) - $$(date +%s) )); \
+		CARBONIX_EXPECT_CLOCK=$$clock faketime -f "$$( [ $$offset -ge 0 ] && echo + )$${offset}s" \
+			$(VENV)/pytest -q -p no:cacheprovider $(CLOCK_TESTS) || exit 1; \
+	done
 
 lint: setup
 	$(VENV)/ruff check carbonix oracle indexer scripts tests bench

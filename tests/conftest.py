@@ -16,7 +16,9 @@ them, so CLI commands and subprocesses under test talk to the test chains, never
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -43,6 +45,19 @@ def make_settings(state_dir: Path) -> Settings:
     )
 
 
+def check_expected_clock(url: str) -> None:
+    """Under `make test-clocks` the session runs at another date (faketime): stop at once if the
+    shift did not take, in this process or in the chains it started."""
+    expected = os.environ.get("CARBONIX_EXPECT_CLOCK")
+    if not expected:
+        return
+    target = datetime.fromisoformat(expected.replace("Z", "+00:00")).timestamp()
+    head = int(chain.rpc(url, "eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
+    for what, seen in (("this process", time.time()), ("the L2 chain", head)):
+        if abs(seen - target) > 6 * 3600:
+            pytest.exit(f"the clock of {what} is {seen:.0f}, not near {expected}: faketime did not take", returncode=3)
+
+
 @pytest.fixture(scope="session")
 def chains(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     """L1 and L2 anvil running for the whole session; yields their Settings."""
@@ -54,7 +69,8 @@ def chains(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
         saved.setdefault(key, os.environ.pop(key, None))
     get_settings.cache_clear()
     try:
-        chain.up(settings, detach=False)
+        statuses = chain.up(settings, detach=False)
+        check_expected_clock(statuses[-1].url)
         yield settings
     finally:
         chain.down(settings)
