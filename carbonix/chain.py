@@ -141,6 +141,8 @@ def start(chain: Chain, settings: Settings, timeout: float = 30.0, detach: bool 
     cmd += ["--state", str(chain.state_file), "--state-interval", str(STATE_INTERVAL)]
     if (resume := resume_time(chain)) is not None:
         cmd += ["--timestamp", str(resume)]
+    elif settings.genesis_time is not None and not chain.state_file.exists():
+        cmd += ["--timestamp", str(int(settings.genesis_time.timestamp()))]
     if settings.block_time > 0:
         cmd += ["--block-time", str(settings.block_time)]
     if chain.name == "l2":

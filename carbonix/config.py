@@ -6,6 +6,7 @@ product locally: two anvil chains on loopback, state under ``.state/`` in the pr
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 
@@ -34,6 +35,9 @@ class Settings(BaseSettings):
     l2_chain_id: int = 555888
     # Seconds between blocks on the local chains; 0 mines on every transaction.
     block_time: int = 0
+    # Time of a fresh local chain's first block (ISO 8601 or unix seconds); its clock runs on from
+    # there. None: the machine's clock. Runs tests and demos at another date (make test-clocks).
+    genesis_time: datetime | None = None
     # RPC URL overrides, for running against real networks instead of local anvil.
     l1_rpc_url: str | None = None
     l2_rpc_url: str | None = None

@@ -6,6 +6,7 @@ import os
 import signal
 import socket
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -77,6 +78,18 @@ def test_restart_keeps_the_clock_after_a_time_jump(own_chains: Settings) -> None
     assert head < int(chain.rpc(l2.url, "eth_getBlockByNumber", [after["blockNumber"], False])["timestamp"], 16)
     # A chain behind the machine's clock simply follows the clock.
     assert chain.resume_time(l2.chain, now=head + 10_000) is None
+
+
+def test_a_fresh_chain_starts_at_its_genesis_time(own_chains: Settings) -> None:
+    """CARBONIX_GENESIS_TIME (make test-clocks, demos at another date): the first block's time, the
+    clock running on from there; a chain with saved state ignores it."""
+    genesis = datetime(2031, 12, 31, 16, 59, 0, tzinfo=UTC)  # Thai New Year's Eve, 23:59
+    settings = own_chains.model_copy(update={"genesis_time": genesis})
+    l2 = chain.start(chain.get_chain(settings, "l2"), settings)
+    assert int(chain.rpc(l2.url, "eth_getBlockByNumber", ["0x0", False])["timestamp"], 16) == genesis.timestamp()
+    mined = send_value(l2.url, 1)
+    stamped = int(chain.rpc(l2.url, "eth_getBlockByNumber", [mined["blockNumber"], False])["timestamp"], 16)
+    assert genesis.timestamp() <= stamped < genesis.timestamp() + 600
 
 
 def test_kill_9_loses_at_most_the_last_seconds(own_chains: Settings) -> None:
