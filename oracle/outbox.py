@@ -36,8 +36,9 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
 from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, select, update
 
+from carbonix.emission_batch import EmissionBatchInput
 from carbonix.exceptions import CarbonixLookupError, CarbonixValueError, ContractRevertError
-from carbonix.ledger import EmissionBatchInput, Ledger
+from carbonix.ledger import Ledger
 from carbonix.merkle import StandardMerkleTree
 from carbonix.readings import GRADES
 from oracle import store
