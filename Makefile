@@ -1,5 +1,6 @@
 # CarboniX. `make setup` installs everything from the package registries (npm, PyPI) only:
-# no curl | sh, no compiler downloads. See /work/shared/TOOLCHAIN.md for why each piece is here.
+# no curl | sh, no compiler downloads. The shared toolchain notes (../shared/TOOLCHAIN.md, beside the
+# repository) say why each piece is here.
 # Each step has a stamp or output file, so a second `make setup` does nothing and takes ~0.1 s.
 
 SHELL := /bin/bash
@@ -102,8 +103,8 @@ test-clocks: setup
 	done
 
 lint: setup
-	$(VENV)/ruff check carbonix oracle indexer scripts tests bench
-	$(VENV)/ruff format --check carbonix oracle indexer scripts tests bench
+	$(VENV)/ruff check carbonix oracle indexer cli scripts tests bench
+	$(VENV)/ruff format --check carbonix oracle indexer cli scripts tests bench
 	$(VENV)/mypy
 
 # The narrated scenario on fresh chains in .state/demo; the chains keep running afterwards.

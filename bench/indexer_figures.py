@@ -87,7 +87,7 @@ def generate(settings: Any, state: Path) -> dict[str, Any]:
     """Puts >= TARGET_EVENTS events of the real contracts on the chain; returns what it sent."""
     from carbonix import enums
     from carbonix.context import account
-    from carbonix.ledger import project_key
+    from carbonix.ids import project_key
     from indexer.workload import Workload
 
     w = Workload.setup(settings, state / "tgo", tag="BENCH")

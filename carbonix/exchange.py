@@ -18,7 +18,8 @@ from web3.types import TxReceipt
 
 from carbonix import enums
 from carbonix.exceptions import CarbonixLookupError, CarbonixValueError
-from carbonix.ledger import Ledger, wallet_address
+from carbonix.ids import wallet_address
+from carbonix.ledger import Ledger
 from carbonix.orderbook import ASK, BID, SIDES, Book, OrderId, period_label
 
 # The ERC-20 calls the client makes on a real network's baht token (TestBaht has them too).

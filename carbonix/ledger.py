@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
-from eth_utils import is_address, keccak, to_checksum_address
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
@@ -22,32 +21,17 @@ from web3.logs import DISCARD
 from web3.types import TxReceipt
 
 from carbonix import enums, quorum
+from carbonix.emission_batch import EmissionBatchInput
 from carbonix.exceptions import CarbonixLookupError, CarbonixValueError
+from carbonix.ids import project_key, wallet_address
 from carbonix.txs import ErrorDecoder, TxSender
 
 MAX_UINT48 = 2**48 - 1
 
 
-def wallet_address(value: str) -> str:
-    """A checksummed wallet address, or a clear error naming the bad input."""
-    if not isinstance(value, str) or not is_address(value):
-        raise CarbonixValueError(f"{value!r} is not a wallet address")
-    return to_checksum_address(value)
-
-
 def coordinate_e6(degrees: float) -> int:
     """Degrees as the contracts store them: an int32 of degrees times 1e6."""
     return round(degrees * 1_000_000)
-
-
-def project_key(project_id: str) -> bytes:
-    """The key a project id is stored under on-chain: keccak256(bytes(projectId))."""
-    return keccak(text=project_id)
-
-
-def serial_namespace(serial_prefix: str) -> bytes:
-    """The serial namespace of a prefix: keccak256(bytes(prefix))."""
-    return keccak(text=serial_prefix)
 
 
 @dataclass(frozen=True)
@@ -111,43 +95,6 @@ class Certificate:
 
     def as_dict(self) -> dict[str, Any]:
         return {**self.__dict__, "batch_id": hex(self.batch_id), "tonnes": self.tonnes}
-
-
-@dataclass(frozen=True)
-class EmissionBatchInput:
-    """One batch of graded readings for the data log (see IEmissionDataLog.EmissionBatch)."""
-
-    batch_id: bytes
-    participant: str
-    project_id: str | None
-    period_start: int
-    period_end: int
-    reading_count: int
-    readings_root: bytes
-    kg_co2e: int
-    quality_score: int
-    grade_counts: tuple[int, int, int, int, int, int] = (0, 0, 0, 0, 0, 0)
-    flow: str = "emission"
-
-    def as_tuple(self) -> tuple[Any, ...]:
-        packed = 0
-        for i, count in enumerate(self.grade_counts):
-            if not 0 <= count < 2**32:
-                raise CarbonixValueError(f"grade count {count} does not fit in uint32")
-            packed |= count << (32 * i)
-        return (
-            self.batch_id,
-            wallet_address(self.participant),
-            project_key(self.project_id) if self.project_id else b"\0" * 32,
-            self.period_start,
-            self.period_end,
-            self.reading_count,
-            self.readings_root,
-            self.kg_co2e,
-            self.quality_score,
-            packed,
-            enums.index("Flow", self.flow),
-        )
 
 
 class Ledger:

@@ -16,16 +16,13 @@ the struct hash covers exactly the words the contract receives.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
 from eth_abi import encode
 from eth_utils import is_address, keccak, to_checksum_address
 
 from carbonix import eip712
+from carbonix.emission_batch import EmissionBatchInput
 from carbonix.exceptions import CarbonixValueError
-
-if TYPE_CHECKING:  # carbonix.ledger imports this module
-    from carbonix.ledger import EmissionBatchInput
 
 DOMAIN_NAME = "CarboniX EmissionDataLog"
 DOMAIN_VERSION = "1"

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from eth_utils import keccak
 
+from carbonix.emission_batch import EmissionBatchInput
 from carbonix.exceptions import CarbonixLookupError, CarbonixValueError
-from carbonix.ledger import EmissionBatchInput
 from carbonix.merkle import StandardMerkleTree
 from carbonix.tgo import parse_timestamp
 

@@ -12,7 +12,8 @@ from web3.types import TxReceipt
 
 from carbonix import enums
 from carbonix.exceptions import CarbonixLookupError, CarbonixValueError
-from carbonix.ledger import Ledger, coordinate_e6, project_key, wallet_address
+from carbonix.ids import project_key, wallet_address
+from carbonix.ledger import Ledger, coordinate_e6
 
 ZERO = "0x" + "00" * 20
 

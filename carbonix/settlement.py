@@ -21,7 +21,8 @@ from web3.types import TxReceipt
 from carbonix import enums
 from carbonix.exceptions import CarbonixLookupError, CarbonixValueError
 from carbonix.exchange import satang, thb
-from carbonix.ledger import Ledger, wallet_address
+from carbonix.ids import wallet_address
+from carbonix.ledger import Ledger
 from carbonix.orderbook import period_label
 
 KG_PER_TONNE = 1000

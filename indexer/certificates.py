@@ -46,7 +46,8 @@ from web3.exceptions import TransactionNotFound
 
 from carbonix import enums
 from carbonix.exceptions import CarbonixLookupError, CarbonixValueError
-from carbonix.ledger import Certificate, Ledger, project_key
+from carbonix.ids import project_key
+from carbonix.ledger import Certificate, Ledger
 
 log = logging.getLogger(__name__)
 

@@ -29,21 +29,19 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from eth_abi import encode
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
 from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, select, update
 
+from carbonix.emission_batch import EmissionBatchInput
 from carbonix.exceptions import CarbonixLookupError, CarbonixValueError, ContractRevertError
-from carbonix.ledger import EmissionBatchInput, Ledger
+from carbonix.ledger import Ledger
 from carbonix.merkle import StandardMerkleTree
 from carbonix.readings import GRADES
 from oracle import store
-
-if TYPE_CHECKING:  # oracle.cosign imports this module
-    from oracle.cosign import Cosigner
 
 LEAF_TYPES = ("address", "uint64", "uint64", "bytes32", "uint64", "uint8", "uint8")
 THAI_OFFSET = 7 * 3600
@@ -225,13 +223,23 @@ class ProjectIds:
         return self._ids[key]
 
 
+class Cosigning(Protocol):
+    """What committing needs from the operator quorum (``oracle.cosign.Cosigner`` is one): the
+    project ids it already looked up, and the m signatures a pending batch can be sent with now.
+    Declared here, below ``oracle.cosign``, so that the outbox never imports it."""
+
+    project_ids: ProjectIds
+
+    def signatures_for(self, row: Any, quorum: int) -> list[bytes] | None: ...
+
+
 def commit_pending(
     engine: Engine,
     ledger: Ledger,
     reporter: LocalAccount,
     limit: int = 50,
     before_send: Callable[[str], None] | None = None,
-    cosigner: Cosigner | None = None,
+    cosigner: Cosigning | None = None,
 ) -> list[CommitOutcome]:
     """Commits pending batches, oldest first; a batch already on-chain is only marked committed.
 

@@ -13,9 +13,9 @@ import pytest
 from typer.testing import CliRunner
 
 from carbonix import chain, deployments
-from carbonix.commands.chain import app
 from carbonix.config import Settings, get_settings
 from carbonix.exceptions import ChainError
+from cli.commands.chain import app
 
 DEAD = "0x000000000000000000000000000000000000dEaD"
 

@@ -201,7 +201,7 @@ def test_the_daemon_refuses_every_bad_message_keeps_running_and_commits_provable
 
 
 def _project_key() -> bytes:
-    from carbonix.ledger import project_key
+    from carbonix.ids import project_key
 
     return project_key(PROJECT)
 

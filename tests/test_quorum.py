@@ -17,8 +17,9 @@ from carbonix import eip712, quorum
 from carbonix.config import Settings
 from carbonix.context import account, open_ledger
 from carbonix.deployments import Deployment
+from carbonix.emission_batch import EmissionBatchInput
 from carbonix.exceptions import CarbonixValueError, ContractRevertError
-from carbonix.ledger import EmissionBatchInput, Ledger
+from carbonix.ledger import Ledger
 from carbonix.readings import Reading, build_batch
 from carbonix.tgo import CertificationStore, OrgCertification, publish
 

@@ -1,4 +1,4 @@
-"""Detached services (carbonix/services.py): started as the demo starts its indexer and API, stopped
+"""Detached services (cli/services.py): started as the demo starts its indexer and API, stopped
 by `carbonix chain down` for the same state folder; stale pid files are removed without a signal to
 whatever process has the pid now.
 """
@@ -16,10 +16,10 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from carbonix import services
 from carbonix.chain import alive, free_port
-from carbonix.commands.chain import app
 from carbonix.config import get_settings
+from cli import services
+from cli.commands.chain import app
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 30.0, what: str = "condition") -> None:

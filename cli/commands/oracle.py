@@ -12,11 +12,11 @@ from typing import Any
 import typer
 from sqlalchemy import and_, func, select
 
-from carbonix.commands._common import console, handle_errors, print_json, station_locations
 from carbonix.config import get_settings
 from carbonix.context import account, open_sensors
 from carbonix.exceptions import CarbonixValueError
-from carbonix.ledger import wallet_address
+from carbonix.ids import wallet_address
+from cli.commands._common import console, handle_errors, print_json, station_locations
 from oracle import accuracy, store
 from oracle.broker import ensure_broker, mqtt_url
 from oracle.daemon import Committer, DaemonConfig, OracleDaemon

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from carbonix.commands import (
+from cli.commands import (
     api,
     caps,
     chain,

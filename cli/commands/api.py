@@ -7,7 +7,7 @@ import logging
 
 import typer
 
-from carbonix.commands._common import console, handle_errors
+from cli.commands._common import console, handle_errors
 
 app = typer.Typer(help="The read-only REST API over the indexer database.", no_args_is_help=True)
 

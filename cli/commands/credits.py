@@ -8,10 +8,10 @@ from pathlib import Path
 import typer
 
 from carbonix import enums
-from carbonix.commands._common import console, err_console, handle_errors, print_json, tx_line
 from carbonix.context import account, open_ledger
 from carbonix.ledger import Certificate, IssueRequest
 from carbonix.tgo import parse_timestamp
+from cli.commands._common import console, err_console, handle_errors, print_json, tx_line
 
 app = typer.Typer(no_args_is_help=True, help="Carbon credits: issuance, transfer, retirement (R6).")
 

@@ -7,11 +7,11 @@ from typing import Any
 
 import typer
 
-from carbonix.commands._common import console, handle_errors, print_json, progress, tx_line
 from carbonix.context import account, open_exchange, open_settlement
 from carbonix.exceptions import CarbonixLookupError
 from carbonix.exchange import satang, thb
 from carbonix.orderbook import parse_period
+from cli.commands._common import console, handle_errors, print_json, progress, tx_line
 
 app = typer.Typer(no_args_is_help=True, help="Quarterly cap-and-trade settlement (R7).")
 

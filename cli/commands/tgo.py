@@ -7,9 +7,9 @@ from pathlib import Path
 import typer
 
 from carbonix import tgo
-from carbonix.commands._common import console, handle_errors, print_json, progress
 from carbonix.config import get_settings
 from carbonix.context import account, open_ledger
+from cli.commands._common import console, handle_errors, print_json, progress
 
 app = typer.Typer(no_args_is_help=True, help="TGO certification roots and proofs.")
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import typer
 
-from carbonix.commands._common import console, handle_errors, print_json, progress
 from carbonix.context import account, open_ledger
+from cli.commands._common import console, handle_errors, print_json, progress
 
 app = typer.Typer(no_args_is_help=True, help="Import registry exports (Verra, Gold Standard, T-VER).")
 

@@ -8,9 +8,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from carbonix import chain, services
+from carbonix import chain
 from carbonix.config import get_settings
 from carbonix.exceptions import ChainError
+from cli import services
 
 app = typer.Typer(no_args_is_help=True, help="Run the local L1 and L2 chains (anvil).")
 console = Console()

@@ -5,12 +5,12 @@ from __future__ import annotations
 import typer
 
 from carbonix import enums
-from carbonix.commands._common import console, handle_errors, print_json, tx_line
 from carbonix.context import account, open_settlement
 from carbonix.exceptions import CarbonixValueError
 from carbonix.exchange import satang
 from carbonix.orderbook import parse_period
 from carbonix.settlement import KG_PER_TONNE, STRATEGIES, Terms
+from cli.commands._common import console, handle_errors, print_json, tx_line
 
 app = typer.Typer(no_args_is_help=True, help="Cap-and-trade terms per sector and quarter (Table 3, R2).")
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import typer
 
-from carbonix.commands._common import console, handle_errors, tx_line
 from carbonix.context import account, open_ledger
 from carbonix.readings import build_batch, load_readings
 from carbonix.tgo import parse_timestamp
+from cli.commands._common import console, handle_errors, tx_line
 
 app = typer.Typer(no_args_is_help=True, help="Emission data log (R10).")
 

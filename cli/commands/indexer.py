@@ -9,7 +9,7 @@ import threading
 
 import typer
 
-from carbonix.commands._common import console, handle_errors, print_json
+from cli.commands._common import console, handle_errors, print_json
 from indexer import db
 from indexer.core import IndexerConfig, StepResult, count_rows
 from indexer.service import chain_indexer, deployments, run

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from carbonix.commands._common import handle_errors
+from cli.commands._common import handle_errors
 
 
 @handle_errors
@@ -13,6 +13,6 @@ def demo(
     stop: bool = typer.Option(False, "--stop", help="Stop the chains at the end."),
 ) -> None:
     """Run the whole scenario on fresh local chains and print where to look."""
-    from carbonix.demo import run_demo
+    from cli.demo import run_demo
 
     run_demo(check=check, stop=stop)

@@ -10,12 +10,12 @@ import paho.mqtt.client as mqtt
 import typer
 
 from carbonix import enums
-from carbonix.commands._common import console, handle_errors, print_json, progress, station_locations, tx_line
 from carbonix.config import get_settings
 from carbonix.context import account, open_sensors
 from carbonix.exceptions import CarbonixValueError
 from carbonix.sensors import ZERO
 from carbonix.tgo import parse_timestamp
+from cli.commands._common import console, handle_errors, print_json, progress, station_locations, tx_line
 from oracle import simulator
 from oracle.broker import mqtt_url, parse_url
 from oracle.datasets import FORMATS, detect_format

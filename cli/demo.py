@@ -38,8 +38,8 @@ from carbonix.context import open_exchange, open_ledger, open_settlement
 from carbonix.deployments import local_account, manifest_path
 from carbonix.exceptions import CarbonixError
 from carbonix.orderbook import period_label
-from carbonix.services import start_service
 from carbonix.tgo import parse_timestamp
+from cli.services import start_service
 from oracle import simulator
 from oracle.broker import ensure_broker, parse_url
 from oracle.emissions import OPEN_BURNING_PM25

@@ -5,10 +5,10 @@ from __future__ import annotations
 import typer
 
 from carbonix import enums
-from carbonix.commands._common import handle_errors, print_json, tx_line
-from carbonix.commands.tgo import store
 from carbonix.context import account, open_ledger
 from carbonix.exceptions import CarbonixValueError
+from cli.commands._common import handle_errors, print_json, tx_line
+from cli.commands.tgo import store
 
 app = typer.Typer(no_args_is_help=True, help="Carbon projects (T-VER, Verra, Gold Standard).")
 

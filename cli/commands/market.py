@@ -7,11 +7,11 @@ from typing import Any
 import typer
 
 from carbonix import enums
-from carbonix.commands._common import console, handle_errors, print_json, progress, tx_line
 from carbonix.context import account, open_exchange
 from carbonix.exceptions import CarbonixValueError
 from carbonix.exchange import OrderResult, describe_order, satang, thb
 from carbonix.orderbook import period_label
+from cli.commands._common import console, handle_errors, print_json, progress, tx_line
 
 app = typer.Typer(no_args_is_help=True, help="The order book (R3 floor, R4 cheapest first, R5 partial fills, R7).")
 
