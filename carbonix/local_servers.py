@@ -89,31 +89,34 @@ def libpq_dsn(url: str) -> str:
 @contextlib.contextmanager
 def postgres(configured: str | None, default: str = DEFAULT_POSTGRES_URL) -> Iterator[Server]:
     """A PostgreSQL to use: ``configured`` (must answer), else ``default`` if it answers, else our own."""
-    if configured:
-        if (problem := postgres_problem(configured)) is not None:
-            raise ServerUnavailable(f"TEST_POSTGRES_URL={configured} does not answer: {problem}")
-        yield Server(configured, own=False)
-        return
-    if postgres_problem(default, timeout=1.0) is None:
-        yield Server(default, own=False)
-        return
-    with own_postgres() as url:
-        yield Server(url, own=True)
+    with _resolve("TEST_POSTGRES_URL", configured, default, postgres_problem, own_postgres) as server:
+        yield server
 
 
 @contextlib.contextmanager
 def mqtt(configured: str | None, default: str = DEFAULT_MQTT_URL) -> Iterator[Server]:
     """An MQTT broker to use: ``configured`` (must answer), else ``default`` if it answers, else our own."""
+    with _resolve("MQTT_URL", configured, default, mqtt_problem, own_mosquitto) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def _resolve(
+    variable: str,
+    configured: str | None,
+    default: str,
+    problem: Callable[..., str | None],
+    start: Callable[[], contextlib.AbstractContextManager[str]],
+) -> Iterator[Server]:
     if configured:
-        if (problem := mqtt_problem(configured)) is not None:
-            raise ServerUnavailable(f"MQTT_URL={configured} does not answer: {problem}")
+        if (why := problem(configured)) is not None:
+            raise ServerUnavailable(f"{variable}={configured} does not answer: {why}")
         yield Server(configured, own=False)
-        return
-    if mqtt_problem(default, timeout=1.0) is None:
+    elif problem(default, timeout=1.0) is None:
         yield Server(default, own=False)
-        return
-    with own_mosquitto() as url:
-        yield Server(url, own=True)
+    else:
+        with start() as url:
+            yield Server(url, own=True)
 
 
 @contextlib.contextmanager
