@@ -258,20 +258,21 @@ abstract contract AccountBase is ExchangeBase {
 
     // --- onboarding ---
 
-    function _onboardingCalls(address wallet) internal view returns (ICarbonixAccount.Call[] memory calls) {
-        calls = new ICarbonixAccount.Call[](2);
-        calls[0] = _call(
-            address(registry),
-            abi.encodeCall(
-                registry.registerParticipant,
-                (
-                    orgIdOf(wallet),
-                    ICarbonRegistry.AccountType.Corporation,
-                    ICarbonRegistry.TradeRole.Both,
-                    ICarbonRegistry.Sector.Agriculture
-                )
+    function _registerCall(address wallet) internal view returns (bytes memory) {
+        return abi.encodeCall(
+            registry.registerParticipant,
+            (
+                orgIdOf(wallet),
+                ICarbonRegistry.AccountType.Corporation,
+                ICarbonRegistry.TradeRole.Both,
+                ICarbonRegistry.Sector.Agriculture
             )
         );
+    }
+
+    function _onboardingCalls(address wallet) internal view returns (ICarbonixAccount.Call[] memory calls) {
+        calls = new ICarbonixAccount.Call[](2);
+        calls[0] = _call(address(registry), _registerCall(wallet));
         calls[1] = _call(
             address(registry),
             abi.encodeCall(
