@@ -40,6 +40,7 @@ interface Vm {
     /// @dev Writes to `<snapshots>/<group>.json` instead of the test contract's file.
     function snapshotGasLastCall(string calldata group, string calldata name) external returns (uint256 gasUsed);
     function lastCallGas() external view returns (Gas memory gas);
+    function snapshotValue(string calldata group, string calldata name, uint256 value) external;
     function toString(uint256 value) external pure returns (string memory);
     function toString(bytes calldata value) external pure returns (string memory);
     function chainId(uint256 newChainId) external;
