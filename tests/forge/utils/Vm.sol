@@ -40,7 +40,17 @@ interface Vm {
     /// @dev Writes to `<snapshots>/<group>.json` instead of the test contract's file.
     function snapshotGasLastCall(string calldata group, string calldata name) external returns (uint256 gasUsed);
     function lastCallGas() external view returns (Gas memory gas);
+    function snapshotValue(string calldata group, string calldata name, uint256 value) external;
     function toString(uint256 value) external pure returns (string memory);
+    function toString(bytes calldata value) external pure returns (string memory);
+    function chainId(uint256 newChainId) external;
+    function fee(uint256 newBasefee) external;
+    function etch(address target, bytes calldata newRuntimeBytecode) external;
+    function readFile(string calldata path) external view returns (string memory);
+    function parseJsonBytes(string calldata json, string calldata key) external pure returns (bytes memory);
+    /// @dev P-256 (secp256r1): public key and signature of a private key, as a passkey makes them.
+    function publicKeyP256(uint256 privateKey) external pure returns (uint256 publicKeyX, uint256 publicKeyY);
+    function signP256(uint256 privateKey, bytes32 digest) external pure returns (bytes32 r, bytes32 s);
 
     function assertTrue(bool condition) external pure;
     function assertTrue(bool condition, string calldata error) external pure;
