@@ -2,7 +2,9 @@
 
 Called by ``bench/gas.py`` after the core figures, on the same chain: four verified users
 (``users``), a 1,024-leaf TGO tree whose other 1,020 wallets (``extra``) this module funds and
-registers for the settlement batch, and the certified project ``PROJECT`` owned by ``users[0]``.
+registers (one as a fifth trader, 100 for the settlement batch), and the certified project
+``PROJECT`` owned by ``users[0]``. Scenarios and budgets: ``bench/gas-budgets.json``; forge test
+replays the same steps in tests/forge/MarketGas.t.sol.
 """
 
 from __future__ import annotations
@@ -25,16 +27,17 @@ DEPTH_LEVELS = 1_000
 DEPTH_PER_LEVEL = 10
 SETTLE_BATCH = 100
 
-# key: (paper Table 1c, target, what is measured); the depth target is relative (see measure).
+# key -> the paper's Table 1c figure beside ours ("-": none). Budgets and scenarios: bench/gas-budgets.json.
 REFERENCE = {
-    "place_ask": ("202,732", 80_000, "new ask joining an existing price level, escrowed tonnes"),
-    "place_ask_new_level": ("202,732", None, "new ask opening a price level (report)"),
-    "place_bid": ("-", 80_000, "new bid joining an existing price level, escrowed baht"),
-    "buy_fill_1": ("225,862", 90_000, "taker buy filling one ask: payment, fee, taker's first position"),
-    "buy_fill_1_depth_10000": ("grows with depth", None, "same, book of 10,000 orders at 1,000 levels"),
-    "buy_fill_10_marginal": ("-", 35_000, "extra gas per additional fill in one taker tx"),
-    "cancel": ("-", 40_000, "cancel a resting bid, escrow back"),
-    "settle_participant": ("-", 60_000, "quarterly settlement per participant, batch of 100"),
+    "place_ask": "202,732",
+    "place_ask_new_level": "202,732",
+    "place_bid": "-",
+    "buy_fill_1": "225,862",
+    "buy_fill_1_depth_10000": "grows with depth",
+    "buy_fill_1_depth_10000_crossing": "grows with depth",
+    "buy_fill_10_marginal": "-",
+    "cancel": "-",
+    "settle_participant": "-",
 }
 
 
@@ -95,6 +98,8 @@ def measure(
     ex.buy(bidder, [Leg(market, 1, 999, 1)], satang("1000"))
     gas["buy_fill_1"] = ex.buy(taker, [Leg(market, 50, 1000, 1)], satang("50000")).receipt["gasUsed"]
 
+    crosser = _trader(ex, extra[SETTLE_BATCH], store, orgs)
+
     say(f"exchange: filling the book with {DEPTH_LEVELS * DEPTH_PER_LEVEL:,} asks at {DEPTH_LEVELS:,} price levels")
     deadline = 2**40 - 1
     fns = [
@@ -103,12 +108,18 @@ def measure(
         for _ in range(DEPTH_PER_LEVEL)
     ]
     send_many(w3, maker, fns, gas=300_000)
-    # The same trade, a first-time taker filling one ask of a level that keeps one more.
+    # The same trade, a first-time taker filling one ask of a level that keeps one more: its limit
+    # (1,000 THB) is below all 10,000 new asks.
     gas["buy_fill_1_depth_10000"] = ex.buy(taker2, [Leg(market, 50, 1000, 1)], satang("50000")).receipt["gasUsed"]
-
-    # Marginal gas per fill: clear the 1,000 THB level, then the same taker (position held)
-    # fills 1 ask of 1 t, then 10 (9 at 1,001 THB and 1 at 1,002).
+    # Clear the 1,000 THB level: the book is the 10,000 asks. A first-time taker whose limit covers
+    # all of them fills one at the best level (1,001 THB), which keeps nine.
     ex.buy(taker, [Leg(market, 50, 1000, 5)], satang("60000"))
+    gas["buy_fill_1_depth_10000_crossing"] = ex.buy(crosser, [Leg(market, 1, 2000, 1)], satang("5000")).receipt[
+        "gasUsed"
+    ]
+
+    # Marginal gas per fill: the same taker (position held) fills 1 ask of 1 t, then 10 (8 at
+    # 1,001 THB and 2 at 1,002).
     one = ex.buy(taker, [Leg(market, 1, 1001, 1)], satang("5000")).receipt["gasUsed"]
     ten = ex.buy(taker, [Leg(market, 10, 1002, 10)], satang("50000")).receipt["gasUsed"]
     gas["buy_fill_1_position_held"] = one
@@ -118,6 +129,22 @@ def measure(
     say(f"settlement: {SETTLE_BATCH} participants")
     gas["settle_participant"] = _settle(st, extra[:SETTLE_BATCH], store, orgs, regulator, oracle)
     return gas
+
+
+def _trader(
+    ex: Any, wallet: LocalAccount, store: tgo.CertificationStore, orgs: list[tgo.OrgCertification]
+) -> LocalAccount:
+    """``wallet`` (in the TGO tree) funded, registered, verified, with 1,000,000 THB deposited."""
+    ledger, w3 = ex.ledger, ex.w3
+    org = next(o for o in orgs if o.wallet == wallet.address)
+    w3.provider.make_request("anvil_setBalance", [wallet.address, hex(10**18)])
+    ledger.register_participant(wallet, org.org_id, "corporation", "both", "industry")
+    ledger.verify_participant(
+        wallet, wallet.address, org.org_id, org.certified_until, store.participant_proof(wallet.address)["proof"]
+    )
+    ex.faucet(wallet, satang("1000000"))
+    ex.deposit_baht(wallet, satang("1000000"))
+    return wallet
 
 
 def _settle(

@@ -4,10 +4,11 @@
   messages of 24 readings, through ``Pipeline.ingest`` (signature check, registry and replay checks,
   grading, storage) and the hourly spatial finalization, into a fresh SQLite file. No MQTT.
 - ``ingest_readings_per_second``: the same messages published to the broker at ``MQTT_URL`` (the
-  running Mosquitto; an embedded one if none answers) and taken end to end by the daemon (QoS 1,
+  running Mosquitto; one started for the run if none answers) and taken end to end by the daemon (QoS 1,
   ack after storing) until the last reading is stored and graded.
 - ``batch_commit_gas_1000`` and ``..._quorum_2_of_3``: from ``bench/gas.py``'s results (gasUsed of
-  real commits on anvil), copied here when that file has them.
+  real commits on anvil), copied here when that file has them, beside their budgets in
+  ``bench/gas-budgets.json``; the script exits 1 if one is above its budget.
 - ``replay_air4thai_east_seconds``: ``carbonix oracle replay`` of the whole east file.
 - ``accuracy_airbkk_lumpini_vs_pcd_percent``: the business plan's accuracy rate of BMA's Lumpini
   Park station (AirBKK 114) against PCD's Pathum Wan station (139, placed at PCD's 50t), over the
@@ -36,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import func, select  # noqa: E402
 
-from bench.report import RESULTS, write_figures  # noqa: E402
+from bench.report import RESULTS, gas_budgets, write_figures  # noqa: E402
 from carbonix import local_servers  # noqa: E402
 from oracle import store  # noqa: E402
 from oracle.broker import parse_url  # noqa: E402
@@ -53,12 +54,16 @@ EAST = DATA / "air4thai-east-raw-hourly" / "air4thai_raw_hourly_15stations_2023-
 DOMAIN = Domain(555888, "0x" + "dd" * 20)
 PER_MESSAGE = 24
 
+# Gas figures: (paper, budget from bench/gas-budgets.json); make bench fails when one is above it.
+GAS_TARGETS = {
+    key: (paper, gas_budgets()[key]["max_gas"])
+    for key, paper in (("batch_commit_gas_1000", "209,959 per record"), ("batch_commit_gas_1000_quorum_2_of_3", "-"))
+}
 # key: (paper, target, comparison)
 TARGETS: dict[str, tuple[str, float | None, str]] = {
     "verify_grade_readings_per_second": ("-", 5_000, ">="),
     "ingest_readings_per_second": ("-", 2_000, ">="),
-    "batch_commit_gas_1000": ("209,959 per record", 60_000, "<="),
-    "batch_commit_gas_1000_quorum_2_of_3": ("-", 80_000, "<="),
+    **{key: (paper, budget, "<=") for key, (paper, budget) in GAS_TARGETS.items()},
     "replay_air4thai_east_seconds": ("-", None, "report"),
     "accuracy_airbkk_lumpini_vs_pcd_percent": ("plan floor 85 %", None, "report"),
     "accuracy_replay_time_ratio": ("-", None, "report"),
@@ -220,7 +225,7 @@ def measure_accuracy() -> dict[str, Any]:
     }
 
 
-def main() -> None:
+def main() -> int:
     messages, directory, readings = east_messages()
     results: dict[str, Any] = {
         "verify_grade_readings_per_second": measure_verify_grade(messages, directory, readings),
@@ -230,7 +235,12 @@ def main() -> None:
         **measure_accuracy(),
     }
     write_figures("oracle", results, TARGETS, width=20)
+    above = [k for k, (_, budget) in GAS_TARGETS.items() if k in results and results[k]["value"] > budget]
+    if above:
+        print(f"above their gas budgets (bench/gas-budgets.json): {', '.join(above)}")
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -7,6 +7,26 @@ from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results"
+# Every gas budget of the project; forge test (make test) holds the same file (tests/forge/utils/GasBudgets.sol).
+GAS_BUDGETS = Path(__file__).resolve().parent / "gas-budgets.json"
+
+
+def gas_budgets() -> dict[str, dict[str, Any]]:
+    """``bench/gas-budgets.json``: key -> {"max_gas": int | None | "max_percent_of": {"key", "percent"},
+    "scenario": str, ["bounds": str]}. Each budget bounds gasUsed of one transaction."""
+    budgets: dict[str, dict[str, Any]] = json.loads(GAS_BUDGETS.read_text())["budgets"]
+    return budgets
+
+
+def gas_limit(key: str, measured: dict[str, int]) -> int | None:
+    """The budget of ``key`` in gas (None: reported only); a relative budget is resolved against the
+    figure it refers to in ``measured`` (the same run), as the forge suites do."""
+    budget = gas_budgets()[key]
+    relative = budget.get("max_percent_of")
+    if relative is not None:
+        return int(measured[relative["key"]]) * int(relative["percent"]) // 100
+    limit = budget.get("max_gas")
+    return None if limit is None else int(limit)
 
 
 def print_table(targets: dict[str, tuple[str, float | None, str]], results: dict[str, Any], width: int = 20) -> None:

@@ -158,7 +158,7 @@ class Scenario:
             for stale in s.state_dir.glob("oracle.db*"):  # the oracle's store belongs to the old chains
                 stale.unlink()
         self.run("chain", "up")
-        self.say("Deploy CarbonRegistry, CarbonCredits and EmissionDataLog to L2 (ape script)")
+        self.say("Deploy the CarboniX contracts to L2 (ape script); `carbonix deploy` lists each from its manifest")
         self.run("deploy")
         ledger = open_ledger()
         now = int(ledger.w3.eth.get_block("latest")["timestamp"])

@@ -174,9 +174,8 @@ contract CarbonCredits is ICarbonCredits, ERC6909, AccessControl {
     function _retire(uint256 batchId, uint48 amount) internal returns (uint48 serialFirst, uint48 serialLast) {
         if (amount == 0) revert CreditsZeroAmount();
         Batch storage b = _batches[batchId];
-        uint48 serialStart = b.serialStart;
+        (uint48 serialStart, uint48 retired) = (b.serialStart, b.retired);
         if (serialStart == 0) revert CreditsUnknownBatch(batchId);
-        uint48 retired = b.retired;
         // Cannot overflow: the burn below reverts unless the caller holds `amount`, and the credits
         // in circulation never exceed the range, so serialStart + retired + amount - 1 <= serialEnd.
         unchecked {

@@ -89,7 +89,7 @@ contract CarbonRegistry is ICarbonRegistry, AccessControl {
         returns (bytes32 projectKey)
     {
         if (bytes(r.projectId).length == 0) revert RegistryEmptyId();
-        if (!_isVerified(msg.sender)) revert RegistryNotVerified(msg.sender);
+        if (!isVerified(msg.sender)) revert RegistryNotVerified(msg.sender);
         int32 lat = r.latitudeE6;
         int32 lon = r.longitudeE6;
         if (!GeoLib.isValid(lat, lon)) revert RegistryInvalidCoordinates(lat, lon);
@@ -148,8 +148,14 @@ contract CarbonRegistry is ICarbonRegistry, AccessControl {
     }
 
     /// @inheritdoc ICarbonRegistry
-    function isVerified(address wallet) external view returns (bool) {
-        return _isVerified(wallet);
+    /// @dev Runs on every credit transfer (CarbonCredits asks it for each receiver): one read of
+    /// the participant's slot, one of the epochs. A wallet never verified has certifiedUntil 0 and
+    /// fails the expiry check; verifyParticipant needs a published root, so a verified wallet's
+    /// certifiedEpoch is >= 1 and equals the current epoch only while no newer root replaced it.
+    function isVerified(address wallet) public view returns (bool) {
+        Participant storage p = _participants[wallet];
+        (uint32 epoch, uint40 until) = (p.certifiedEpoch, p.certifiedUntil);
+        return until > block.timestamp && epoch == _epochs.participant;
     }
 
     /// @inheritdoc ICarbonRegistry
@@ -220,11 +226,5 @@ contract CarbonRegistry is ICarbonRegistry, AccessControl {
         bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(projectId, owner, additional))));
         if (!MerkleProof.verifyCalldata(proof, root, leaf)) revert RegistryInvalidProof();
         return _epochs.project;
-    }
-
-    function _isVerified(address wallet) internal view returns (bool) {
-        Participant storage p = _participants[wallet];
-        uint32 epoch = p.certifiedEpoch;
-        return epoch != 0 && epoch == _epochs.participant && p.certifiedUntil > block.timestamp;
     }
 }

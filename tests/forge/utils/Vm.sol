@@ -40,7 +40,11 @@ interface Vm {
     /// @dev Writes to `<snapshots>/<group>.json` instead of the test contract's file.
     function snapshotGasLastCall(string calldata group, string calldata name) external returns (uint256 gasUsed);
     function lastCallGas() external view returns (Gas memory gas);
+    /// @dev Records a computed figure (not a call's gas) in the test contract's snapshot file.
+    function snapshotValue(string calldata name, uint256 value) external;
     function snapshotValue(string calldata group, string calldata name, uint256 value) external;
+    function parseJsonUint(string calldata json, string calldata key) external pure returns (uint256);
+    function parseJsonString(string calldata json, string calldata key) external pure returns (string memory);
     function toString(uint256 value) external pure returns (string memory);
     function toString(bytes calldata value) external pure returns (string memory);
     function chainId(uint256 newChainId) external;
