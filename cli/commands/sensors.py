@@ -136,8 +136,8 @@ def simulate(
             label = f"{fmt}:{station.station_id}"
             sensors.register(owner, station.device, "pm25", project, station.latitude, station.longitude, label)
             # a year from the chain's clock, which judges the expiry (the machine's may differ)
-            until = int(sensors.contract.w3.eth.get_block("latest")["timestamp"]) + 365 * 86400
-            sensors.approve(verifier, station.device, f"simulated {label}", until)
+            certified_until = int(sensors.contract.w3.eth.get_block("latest")["timestamp"]) + 365 * 86400
+            sensors.approve(verifier, station.device, f"simulated {label}", certified_until)
             registered.add(station.device)
             console.print(f"registered and approved {station.station_id} as {station.device}")
             if station.reference:
