@@ -777,7 +777,8 @@ def test_cbam_export(api: Api) -> None:
     formula = next(r for r in rows if r["tx_hash"] == w.notes["formula_tx"])
     assert formula["beneficiary"] == "'" + FORMULA  # shown as text, never run as a formula
     assert all(not v.startswith(("=", "+", "@")) for r in rows for v in r.values())
-    empty = api.get(f"/v1/exports/cbam/{trader.address}/{year - 2}.json")
+    # a year before anything of the world: its chain-time data, and the workload's readings fixed in 2026
+    empty = api.get(f"/v1/exports/cbam/{trader.address}/{min(year, 2026) - 2}.json")
     assert (empty["emissions"], empty["retirements"], empty["settlements"]) == ([], [], [])
     assert_error(api.http.get(f"/v1/exports/cbam/0x{'3' * 40}/{year}.json"), 404, "no registered participant")
     assert api.http.get(f"/v1/exports/cbam/{trader.address}/1999.csv").status_code == 422
